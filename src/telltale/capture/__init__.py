@@ -1,0 +1,1 @@
+"""Capturing a device's traffic: the mitmproxy addon, the proxy process, the flow store."""

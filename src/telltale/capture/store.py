@@ -1,0 +1,94 @@
+"""Reading flow files written by the capture addon, one flow at a time.
+
+mitmproxy's FlowReader stops at the first bad record; a capture that died
+mid-write (a killed proxy) or was damaged must still give every flow that is
+intact. So records are framed here (tnetstring: ``LEN:PAYLOAD<type>``) and each
+is decoded on its own: a bad one becomes a CaptureFileError naming the file and
+the record, and the reader goes on with the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from mitmproxy import flow as mflow
+from mitmproxy.io import compat, tnetstring
+
+from telltale.errors import CaptureFileError
+
+WINDOW_KEY = "telltale.window"
+_MAX_LEN_DIGITS = 12  # a record of up to ~1 TB; more digits is garbage, not a length
+
+
+@dataclass(frozen=True)
+class Record:
+    """One item read from a capture file: a flow, or the error that replaced it."""
+
+    index: int
+    flow: mflow.Flow | None
+    error: CaptureFileError | None
+
+
+def _read_frames(fo: BinaryIO, path: str) -> Iterator[tuple[int, bytes | CaptureFileError]]:
+    index = 0
+    while True:
+        head = b""
+        while True:
+            c = fo.read(1)
+            if not c:
+                if head:
+                    yield index, CaptureFileError(path, f"record {index}", "truncated length prefix")
+                return
+            if c == b":":
+                break
+            head += c
+            if not c.isdigit() or len(head) > _MAX_LEN_DIGITS:
+                yield index, CaptureFileError(
+                    path, f"record {index}", "not a flow record (bad length prefix); rest of file skipped"
+                )
+                return
+        size = int(head)
+        payload = fo.read(size + 1)
+        if len(payload) < size + 1:
+            yield index, CaptureFileError(
+                path, f"record {index}", f"truncated: {len(payload)} of {size + 1} bytes (capture cut off)"
+            )
+            return
+        yield index, head + b":" + payload
+        index += 1
+
+
+def read_records(path: str | Path) -> Iterator[Record]:
+    """Yield every record of a mitmproxy flow file; bad ones as errors, never raised."""
+    p = str(path)
+    try:
+        fo = open(p, "rb")
+    except OSError as e:
+        raise CaptureFileError(p, "open", e.strerror or str(e)) from e
+    with fo:
+        for index, frame in _read_frames(fo, p):
+            if isinstance(frame, CaptureFileError):
+                yield Record(index, None, frame)
+                continue
+            try:
+                state = tnetstring.loads(frame)
+                if not isinstance(state, dict):
+                    raise ValueError("record is not a flow")
+                yield Record(index, mflow.Flow.from_state(compat.migrate_flow(state)), None)
+            except Exception as e:  # noqa: BLE001 - any damage in one record is reported, not fatal
+                yield Record(index, None, CaptureFileError(p, f"record {index}", f"unreadable flow: {e}"))
+
+
+def read_flows(path: str | Path) -> Iterator[mflow.Flow]:
+    """Yield the intact flows of a flow file, skipping damaged records."""
+    for rec in read_records(path):
+        if rec.flow is not None:
+            yield rec.flow
+
+
+def window_of(f: mflow.Flow) -> str | None:
+    """The scenario window the capture addon tagged this flow with."""
+    return f.metadata.get(WINDOW_KEY)

@@ -1,0 +1,35 @@
+"""The `telltale` command: one subcommand per job, each in the module that owns it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from telltale.errors import TelltaleError
+
+
+def _parser() -> argparse.ArgumentParser:
+    from telltale import __version__
+
+    p = argparse.ArgumentParser(prog="telltale", description=__doc__)
+    p.add_argument("--version", action="version", version=f"telltale {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from telltale import commands
+
+    commands.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except TelltaleError as e:
+        print(f"telltale: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
