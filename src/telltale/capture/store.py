@@ -32,9 +32,9 @@ class Record:
     error: CaptureFileError | None
 
 
-def _read_frames(fo: BinaryIO, path: str) -> Iterator[tuple[int, bytes | CaptureFileError]]:
+def _read_frames(fo: BinaryIO, path: str, end: int | None) -> Iterator[tuple[int, bytes | CaptureFileError]]:
     index = 0
-    while True:
+    while end is None or fo.tell() < end:
         head = b""
         while True:
             c = fo.read(1)
@@ -61,15 +61,19 @@ def _read_frames(fo: BinaryIO, path: str) -> Iterator[tuple[int, bytes | Capture
         index += 1
 
 
-def read_records(path: str | Path) -> Iterator[Record]:
-    """Yield every record of a mitmproxy flow file; bad ones as errors, never raised."""
+def read_records(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[Record]:
+    """Yield every record of a mitmproxy flow file; bad ones as errors, never raised.
+
+    `start` and `end` are byte offsets on record boundaries (a window's span).
+    """
     p = str(path)
     try:
         fo = open(p, "rb")
     except OSError as e:
         raise CaptureFileError(p, "open", e.strerror or str(e)) from e
     with fo:
-        for index, frame in _read_frames(fo, p):
+        fo.seek(start)
+        for index, frame in _read_frames(fo, p, end):
             if isinstance(frame, CaptureFileError):
                 yield Record(index, None, frame)
                 continue

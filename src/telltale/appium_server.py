@@ -1,0 +1,67 @@
+"""The Appium 3 server, started from the project's own node_modules (APPIUM_HOME there)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+from telltale import procs
+from telltale.errors import SetupError
+from telltale.paths import Layout
+
+
+class AppiumServer:
+    """A local Appium server for one device; its temp folder (browser profiles) is removed at stop."""
+
+    def __init__(self, lay: Layout, name: str, workdir: Path, drivers: str = "chromium") -> None:
+        self.lay, self.name, self.drivers = lay, name, drivers
+        self.port = procs.free_port()
+        self.tmp = workdir / f"{name}-tmp"
+        self.log = workdir / f"{name}-appium.log"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        exe = self.lay.node_bin / "appium"
+        if not exe.exists():
+            raise SetupError(f"{exe} is missing: run `telltale setup` (it runs npm ci)")
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(
+            APPIUM_HOME=str(self.lay.root),
+            # chromedriver leaves a profile per session in TMPDIR: keep them in the run's folder.
+            TMPDIR=str(self.tmp),
+            HOME=str(self.lay.browser_home),
+        )
+        cmd = [str(exe), "--address", "127.0.0.1", "--port", str(self.port),
+               "--use-drivers", self.drivers, "--log-no-colors", "--log-timestamp"]
+        self.proc = procs.spawn(cmd, self.log, env=env, cwd=self.lay.root)
+        if not procs.wait_until(self.ready, 60, self.proc, interval=0.1):
+            code = self.proc.poll()
+            self.stop()
+            raise SetupError(
+                f"Appium server for {self.name} did not start (exit {code}); "
+                f"log {self.log}:\n{procs.tail(self.log)}"
+            )
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/status", timeout=2) as r:
+                return bool(json.loads(r.read())["value"]["ready"])
+        except (OSError, ValueError, KeyError):
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            procs.stop(self.proc, grace=10)
+        shutil.rmtree(self.tmp, ignore_errors=True)

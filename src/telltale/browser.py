@@ -1,0 +1,164 @@
+"""A browser on a device, driven through Appium: one session, reused, reset between scenarios.
+
+For the embedded default the browser is Debian's Chromium behind Appium's
+chromium driver (capabilities measured in FACTS.md). The session is started
+with the capture proxy as the browser's only way out.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from appium import webdriver
+from appium.options.common import AppiumOptions
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from telltale import procs
+from telltale.errors import CaptureBroken, SetupError
+from telltale.inventory import Device
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+# Quiet headless Chromium as root (FACTS.md); what remains is known baseline noise.
+QUIET_ARGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--no-first-run", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--disable-quic", "--window-size=1280,900",
+    "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,"
+    "OptimizationHintsFetching,OptimizationGuideModelDownloading",
+)
+
+
+def chromium_capabilities(device: Device, proxy_url: str, incognito: bool) -> dict:
+    args = [*QUIET_ARGS, f"--proxy-server={proxy_url}",
+            # Loopback too goes through the proxy: nothing the browser sends is unseen.
+            "--proxy-bypass-list=<-loopback>", *device.browser_args]
+    if incognito:
+        args.append("--incognito")
+    caps = {
+        "platformName": "linux",
+        "browserName": "chrome",
+        "appium:automationName": "Chromium",
+        "appium:executable": CHROMEDRIVER,
+        "appium:autodownloadEnabled": False,
+        # The driver kills other chromedrivers on its port: one port per session.
+        "appium:chromedriverPort": procs.free_port(),
+        "appium:newCommandTimeout": 600,
+        "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+    }
+    caps.update(device.capabilities)
+    return caps
+
+
+@dataclass(frozen=True)
+class Visit:
+    """What one browser action was meant to cause: the positive control of a window."""
+
+    url: str
+    host: str
+    path: str
+    query: str = ""
+
+
+class Browser:
+    """One Appium session on one device, started lazily in the mode a scenario asks for."""
+
+    def __init__(self, device: Device, appium_url: str, proxy_url: str) -> None:
+        if device.platform != "chromium":
+            raise SetupError(f"device {device.name}: platform {device.platform} has no browser "
+                             "profile in this version (only chromium)")
+        self.device, self.appium_url, self.proxy_url = device, appium_url, proxy_url
+        self.driver: webdriver.Remote | None = None
+        self.incognito: bool | None = None
+
+    def __repr__(self) -> str:
+        mode = {None: "not started", True: "incognito", False: "normal"}[self.incognito]
+        return f"Browser({self.device.name}, {mode})"
+
+    def ensure(self, incognito: bool) -> None:
+        """A live session in the asked mode, fresh or reset; the mode is checked, not assumed."""
+        if self.driver is not None and self.incognito == incognito and self._responds():
+            self.reset()
+            return
+        self.quit()
+        caps = chromium_capabilities(self.device, self.proxy_url, incognito)
+        try:
+            self.driver = webdriver.Remote(self.appium_url, options=AppiumOptions().load_capabilities(caps))
+        except WebDriverException as e:
+            raise SetupError(f"device {self.device.name}: Appium session failed: {e.msg}") from e
+        self.incognito = incognito
+        actual = self.command_line_has("--incognito")
+        if actual != incognito:
+            raise SetupError(f"device {self.device.name}: browser asked for incognito={incognito} "
+                             f"but runs with incognito={actual}")
+
+    def command_line_has(self, flag: str) -> bool:
+        """Read the browser's real command line from chrome://version (never goes through the proxy)."""
+        self.driver.get("chrome://version")
+        text = self.driver.find_element(By.CSS_SELECTOR, "#command_line").text
+        self.driver.get("about:blank")
+        return flag in text.split()
+
+    def _responds(self) -> bool:
+        try:
+            self.driver.current_url  # noqa: B018 - a round trip to the session
+            return True
+        except WebDriverException:
+            return False
+
+    def reset(self) -> None:
+        """State a scenario left behind: extra tabs, cookies, the open page."""
+        d = self.driver
+        handles = d.window_handles
+        for h in handles[1:]:
+            d.switch_to.window(h)
+            d.close()
+        d.switch_to.window(handles[0])
+        d.get("about:blank")
+        d.delete_all_cookies()
+
+    def visit(self, url: str) -> Visit:
+        parts = urlsplit(url)
+        try:
+            self.driver.get(url)
+        except WebDriverException as e:
+            raise CaptureBroken(f"browser could not load {url}: {e.msg}") from e
+        return Visit(url, parts.hostname or "", parts.path or "/", parts.query)
+
+    def search(self, engine_url: str, term: str, box: str = "q") -> Visit:
+        """Open a search page, type `term` into its box and submit, as a person would."""
+        self.visit(engine_url)
+        try:
+            field = self.driver.find_element(By.CSS_SELECTOR, f"[name=\"{box}\"]")
+            field.clear()
+            field.send_keys(term)
+            field.send_keys(Keys.ENTER)
+            deadline = time.monotonic() + 15
+            while self.driver.current_url.rstrip("/") == engine_url.rstrip("/"):
+                if time.monotonic() > deadline:
+                    raise CaptureBroken(f"search on {engine_url} did not navigate")
+                time.sleep(0.05)
+            self.driver.execute_script("return document.readyState")
+        except WebDriverException as e:
+            raise CaptureBroken(f"search on {engine_url} failed: {e.msg}") from e
+        parts = urlsplit(self.driver.current_url)
+        return Visit(self.driver.current_url, parts.hostname or "", parts.path, parts.query)
+
+    def screenshot(self) -> bytes | None:
+        try:
+            return self.driver.get_screenshot_as_png() if self.driver else None
+        except WebDriverException:
+            return None
+
+    def quit(self) -> None:
+        if self.driver is not None:
+            try:
+                self.driver.quit()
+            except WebDriverException:
+                pass
+        self.driver, self.incognito = None, None

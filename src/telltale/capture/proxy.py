@@ -1,0 +1,157 @@
+"""One mitmdump process per device, with Telltale's addon, on a free loopback port.
+
+The harness talks to the addon through the proxy itself (control requests to
+``telltale.invalid``), so a window can only be opened or closed while the proxy
+really forwards traffic: a dead proxy cannot be mistaken for a quiet device.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from telltale import procs
+from telltale.capture.addon import CONTROL_HOST
+from telltale.errors import CaptureBroken, SetupError
+
+ADDON = Path(__file__).with_name("addon.py")
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def mitmdump_command() -> list[str]:
+    """mitmdump of the interpreter running Telltale (the venv's, not another one)."""
+    beside = Path(sys.executable).with_name("mitmdump")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("mitmdump")
+    if found:
+        return [found]
+    raise SetupError("mitmdump not found: install Telltale with its dependencies (pip install -e .)")
+
+
+@dataclass(frozen=True)
+class WindowSpan:
+    """Where a closed window's flows are: the capture file and the byte range of its records."""
+
+    window: str
+    capture: Path
+    start: int
+    end: int
+    in_flight: int
+    tls_failures: tuple[dict, ...]
+
+
+class CaptureProxy:
+    """A running mitmdump writing `<name>-<n>.mitm` files into `folder`."""
+
+    def __init__(self, name: str, folder: Path, confdir: Path, upstream: str = "offline",
+                 host: str = "127.0.0.1", port: int = 0, settle: float = 5.0) -> None:
+        if host not in LOOPBACK:
+            raise SetupError(
+                f"capture proxy for {name}: binding to {host} needs proxy authentication, "
+                "which this version does not configure; use a loopback address"
+            )
+        self.name, self.folder, self.confdir = name, folder, confdir
+        self.upstream, self.host, self.settle = upstream, host, settle
+        self.port = port or procs.free_port(host)
+        self.proc: subprocess.Popen | None = None
+        self.incarnation = 0
+        self.capture: Path | None = None
+        self.captures: list[Path] = []
+        self.log = folder / f"{name}-proxy.log"
+        self._open: tuple[str, int] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.incarnation += 1
+        self.capture = self.folder / f"{self.name}-{self.incarnation}.mitm"
+        self.captures.append(self.capture)
+        cmd = mitmdump_command() + [
+            "--quiet", "--listen-host", self.host, "--listen-port", str(self.port),
+            "--set", f"confdir={self.confdir}",
+            # Without lazy, HTTPS to an unresolvable host fails before the addon can answer.
+            "--set", "connection_strategy=lazy",
+            "--set", f"telltale_upstream={self.upstream}",
+            "--set", f"telltale_capture={self.capture}",
+            "--set", f"telltale_events={self.folder / f'{self.name}-events.jsonl'}",
+            "--set", f"telltale_settle_ms={int(self.settle * 1000)}",
+            "-s", str(ADDON),
+        ]
+        self.proc = procs.spawn(cmd, self.log)
+        if not procs.wait_until(self._answers, 30, self.proc):
+            code = self.proc.poll()
+            self.stop()
+            raise SetupError(
+                f"capture proxy for {self.name} did not start on {self.url} "
+                f"(exit {code}); log {self.log}:\n{procs.tail(self.log)}"
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure_running(self) -> bool:
+        """Restart a dead proxy on the same port (the device still points there); True if restarted."""
+        if self.alive():
+            return False
+        if self.proc is not None:
+            procs.stop(self.proc)
+        self.start()
+        return True
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            procs.stop(self.proc)
+
+    def control(self, path: str, timeout: float = 10.0) -> dict:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.url}))
+        with opener.open(f"http://{CONTROL_HOST}{path}", timeout=timeout) as r:
+            return json.loads(r.read())
+
+    def _answers(self) -> bool:
+        try:
+            return self.control("/status", timeout=2).get("upstream") == self.upstream
+        except (OSError, ValueError):
+            return False
+
+    def open_window(self, window: str) -> None:
+        if not self.alive():
+            raise CaptureBroken(f"capture proxy for {self.name} is not running")
+        try:
+            reply = self.control(f"/window/open?id={window}")
+        except (OSError, ValueError) as e:
+            raise CaptureBroken(f"capture proxy for {self.name} did not open window {window}: {e}") from e
+        self._open = (window, int(reply["offset"]))
+
+    def close_window(self) -> WindowSpan:
+        """Close the open window; CaptureBroken if the proxy cannot vouch for it."""
+        if self._open is None:
+            raise CaptureBroken(f"no capture window is open on {self.name}")
+        window, start = self._open
+        self._open = None
+        capture = self.capture
+        try:
+            reply = self.control("/window/close", timeout=self.settle + 10)
+        except (OSError, ValueError) as e:
+            code = self.proc.poll() if self.proc else None
+            raise CaptureBroken(
+                f"capture proxy for {self.name} stopped during window {window} "
+                f"(exit code {code}): traffic after that was not observed; flows captured "
+                f"before are kept in {capture}"
+            ) from e
+        if reply.get("window") != window:
+            raise CaptureBroken(
+                f"capture proxy for {self.name} lost window {window} (it had {reply.get('window')!r}):"
+                " it was restarted during the scenario"
+            )
+        return WindowSpan(window, capture, start, int(reply["offset"]), int(reply["in_flight"]),
+                          tuple(reply.get("tls_failures") or ()))

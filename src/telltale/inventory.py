@@ -1,0 +1,130 @@
+"""devices.yaml: the device farm, validated, with errors that name file, line and field.
+
+PyYAML's composer keeps the position of every node; the validation error's
+location (a path of keys) is mapped back onto it, so a typo in a farm of fifty
+phones is reported as ``devices.yaml:17: devices.pixel-8.platform: ...``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+
+from telltale.errors import ConfigError
+
+DEFAULT_DEVICE = "local-chromium"
+
+
+class ProxySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address the capture proxy listens on.")
+    port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
+    upstream: Literal["offline", "live"] = "offline"
+
+
+class Device(BaseModel):
+    """One device of the farm, as the suite sees it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    platform: Literal["chromium", "android", "ios"]
+    appium: Literal["local"] | HttpUrl = "local"
+    description: str = ""
+    firmware: str = "unknown"
+    capabilities: dict[str, Any] = Field(default_factory=dict)
+    browser_args: tuple[str, ...] = ()
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    groups: tuple[str, ...] = ()
+    proxy: ProxySettings = Field(default_factory=ProxySettings)
+
+    def __repr__(self) -> str:  # shown as a step argument in reports
+        return f"Device({self.name})"
+
+    @field_validator("identifiers")
+    @classmethod
+    def _no_empty_identifiers(cls, v: dict[str, str]) -> dict[str, str]:
+        for k, val in v.items():
+            if not str(val).strip():
+                raise ValueError(f"identifier {k} is empty")
+        return v
+
+
+class Inventory(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    devices: dict[str, Device]
+
+    def get(self, name: str, source: str = "devices.yaml") -> Device:
+        try:
+            return self.devices[name]
+        except KeyError:
+            known = ", ".join(sorted(self.devices)) or "none"
+            raise ConfigError(f"{source}: no device named {name!r} (known: {known})") from None
+
+
+def _positions(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+    """Map every key path in a composed YAML document to its 1-based line."""
+    out = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            out.update(_positions(v, path + (key,)))
+            out[path + (key,)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            out.update(_positions(v, path + (i,)))
+    return out
+
+
+def _line_of(loc: tuple, positions: dict[tuple, int]) -> int:
+    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
+    while loc and loc not in positions:
+        loc = loc[:-1]
+    return positions.get(loc, 1)
+
+
+def parse(text: str, source: str = "devices.yaml") -> Inventory:
+    """Validate the text of a devices.yaml; ConfigError (one line) on any fault."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{source}:{line}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict) or "devices" not in data:
+        raise ConfigError(f"{source}:1: devices: a top-level 'devices:' mapping is required")
+    positions = _positions(node) if node is not None else {}
+    devices = data.get("devices")
+    if isinstance(devices, dict):
+        # The mapping key is the device's name: one place to write it.
+        data = {**data, "devices": {
+            k: ({"name": k, **v} if isinstance(v, dict) else v) for k, v in devices.items()
+        }}
+    try:
+        return Inventory.model_validate(data)
+    except ValidationError as e:
+        # A misspelt key shows as "extra" and as a missing field: name the typo first.
+        err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
+        loc = tuple(err["loc"])
+        field = ".".join(str(p) for p in loc)
+        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        line = _line_of(loc, positions)
+        raise ConfigError(f"{source}:{line}: {field}: {err['msg']}{more}") from None
+
+
+def load(path: str | Path) -> Inventory:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
+    return parse(text, str(p))
