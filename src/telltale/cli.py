@@ -11,7 +11,8 @@ from telltale.errors import TelltaleError
 def _parser() -> argparse.ArgumentParser:
     from telltale import __version__
 
-    p = argparse.ArgumentParser(prog="telltale", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="telltale", description="Privacy-compliance tests for phone firmware: run, report, scan.")
     p.add_argument("--version", action="version", version=f"telltale {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from telltale import commands
@@ -21,8 +22,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args, extra = _parser().parse_known_args(argv)
     try:
+        if getattr(args, "_runner", False):  # `telltale run` passes the rest to pytest
+            from telltale import runner
+
+            return runner.run(args, extra)
+        if extra:
+            _parser().error(f"unrecognized arguments: {' '.join(extra)}")
         return int(args.func(args) or 0)
     except TelltaleError as e:
         print(f"telltale: error: {e}", file=sys.stderr)

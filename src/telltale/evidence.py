@@ -1,0 +1,44 @@
+"""Evidence for a window: its HAR and its findings, in forms a person can read.
+
+mitmproxy's HAR export decodes bodies without a size cap (FACTS.md: a bomb
+runs out of memory there), so bodies are handed to it as they were sent: the
+Content-Encoding header is moved aside, and the compressed bytes land in the
+HAR base64-encoded, byte-exact, never inflated.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+
+from mitmproxy import http
+from mitmproxy.addons.savehar import SaveHar
+from mitmproxy.flow import Flow
+
+KEPT_ENCODING = "x-telltale-content-encoding"
+
+
+def _as_sent(f: http.HTTPFlow) -> http.HTTPFlow:
+    f = f.copy()
+    for msg in (f.request, f.response):
+        if msg is not None and "content-encoding" in msg.headers:
+            msg.headers[KEPT_ENCODING] = msg.headers.pop("content-encoding")
+    return f
+
+
+def window_har(flows: Sequence[Flow]) -> bytes:
+    """HAR 1.2 of a window's HTTP flows, bodies as sent."""
+    http_flows = [_as_sent(f) for f in flows if isinstance(f, http.HTTPFlow)]
+    return json.dumps(SaveHar().make_har(http_flows), indent=1).encode()
+
+
+def findings_table(rows: Iterable[dict]) -> str:
+    """A plain-text table of findings for a report attachment."""
+    rows = list(rows)
+    if not rows:
+        return "no findings\n"
+    cols = ["canary", "host", "server_ip", "location", "flow", "excerpt"]
+    cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in cols] for r in rows]
+    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
+    line = lambda vals: "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths))  # noqa: E731
+    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"

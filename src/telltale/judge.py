@@ -1,0 +1,36 @@
+"""Who may see what: leak findings of a window, minus the parties entitled to the data.
+
+The detector finds every canary wherever it went; a requirement then says who
+is allowed to receive it (the visited site itself, the search engine's own
+domain). Everything else is a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from mitmproxy.flow import Flow
+
+from telltale.detect import Canary, Finding, scan_flows
+from telltale.window import registrable_domain
+
+HostRule = Callable[[str], bool]
+
+
+def same_host(host: str) -> HostRule:
+    host = host.lower()
+    return lambda h: h.lower() == host
+
+
+def same_party_as(host: str) -> HostRule:
+    domain = registrable_domain(host)
+    return lambda h: registrable_domain(h) == domain
+
+
+def leaks(flows: Sequence[Flow], canaries: Mapping[str, str], allowed: HostRule,
+          identifiers: Mapping[str, str] | None = None) -> list[Finding]:
+    """Findings of `canaries` (and device identifiers) in flows to hosts not `allowed`."""
+    wanted = [Canary(n, v, "canary") for n, v in canaries.items()]
+    wanted += [Canary(n, v, "identifier") for n, v in (identifiers or {}).items()]
+    result = scan_flows(flows, wanted)
+    return [f for f in result.findings if not allowed(f.host or "")]

@@ -1,0 +1,63 @@
+"""`telltale run`: the compliance job. Runs the Gherkin suite on a device into a new run
+folder, always makes the report (also when requirements failed), repoints
+reports/latest, and exits with the suite's status.
+
+The suite is pytest + pytest-bdd in a child process; the engine only starts it
+and reads its Allure results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from telltale import inventory, paths, report, runs
+from telltale.errors import TelltaleError
+
+SUITE = "steps/test_requirements.py"
+
+
+def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    lay = paths.layout()
+    inv_file = args.devices_file or str(lay.devices)
+    inventory.load(inv_file).get(args.device, inv_file)  # fail fast, by name
+    reports = Path(args.reports) if args.reports else lay.reports
+    reports.mkdir(parents=True, exist_ok=True)
+    run_dir = runs.create(reports, args.run_id)
+    started = time.monotonic()
+    cmd = [sys.executable, "-m", "pytest", SUITE, "-p", "no:cacheprovider",
+           f"--alluredir={run_dir / 'allure-results'}", f"--telltale-run-dir={run_dir}",
+           f"--device={args.device}", f"--devices-file={inv_file}", *pytest_args]
+    print(f"telltale run: {run_dir} on {args.device}", flush=True)
+    code = subprocess.call(cmd, cwd=lay.root)
+    suite_s = time.monotonic() - started
+    runs.point_latest(reports, run_dir)
+    counts = runs.statuses(run_dir / "allure-results")
+    html = None
+    if not args.no_report:
+        try:
+            html = report.generate(lay, run_dir, name=f"Telltale compliance: {args.device}")
+        except TelltaleError as e:
+            print(f"telltale run: report not made: {e}", file=sys.stderr)
+            code = code or 2
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no results"
+    print(f"telltale run: {summary} in {suite_s:.1f} s; results {run_dir / 'allure-results'}")
+    if html:
+        print(f"telltale run: report {html}")
+    if code == 5:
+        print("telltale run: no scenario ran (pytest exit 5): that is not a pass", file=sys.stderr)
+    return code
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the compliance features on a device and make the report",
+                       description="Extra arguments after the options go to pytest (e.g. -k, -m).")
+    p.add_argument("--device", default=inventory.DEFAULT_DEVICE, help="device name in devices.yaml")
+    p.add_argument("--devices-file", default=None, help="inventory file (default devices.yaml)")
+    p.add_argument("--reports", default=None, help="folder of run folders (default reports/)")
+    p.add_argument("--run-id", default=None, help="name of the run folder (default: time + random)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.set_defaults(func=None, _runner=True)

@@ -1,0 +1,112 @@
+"""A scenario's capture window and the judgement of its traffic.
+
+The pure part (positive controls, who may see what) takes flows and returns
+verdict material; the Window class is the edge that closes the capture and
+reads the window's flows from disk. Fail closed: a window whose own traffic
+was not seen, or that the proxy cannot vouch for, raises CaptureBroken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from mitmproxy import http
+from mitmproxy.flow import Flow
+
+from telltale.browser import Visit
+from telltale.capture import store
+from telltale.capture.proxy import CaptureProxy, WindowSpan
+from telltale.errors import CaptureBroken, CaptureFileError
+
+
+@lru_cache(maxsize=1)
+def _psl():
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def registrable_domain(host: str) -> str:
+    """example.co.uk for a.b.example.co.uk (public suffix list shipped with the package)."""
+    host = host.lower().rstrip(".")
+    return _psl().privatesuffix(host) or host
+
+
+def same_party(host: str, first_party: str) -> bool:
+    return registrable_domain(host) == registrable_domain(first_party)
+
+
+def seen(flows: Iterable[Flow], visit: Visit) -> bool:
+    """The positive control: the request the action itself must cause is in the capture."""
+    for f in flows:
+        if isinstance(f, http.HTTPFlow) and f.request.pretty_host == visit.host \
+                and f.request.path.split("?")[0] == visit.path \
+                and (not visit.query or f.request.path.partition("?")[2] == visit.query) \
+                and f.response is not None:
+            return True
+    return False
+
+
+def missing_controls(flows: Sequence[Flow], visits: Iterable[Visit]) -> list[Visit]:
+    return [v for v in visits if not seen(flows, v)]
+
+
+@dataclass(frozen=True)
+class WindowTraffic:
+    """What a closed window saw: its flows, the records that could not be read, its span."""
+
+    window: str
+    flows: tuple[Flow, ...]
+    damaged: tuple[CaptureFileError, ...]
+    span: WindowSpan
+
+
+@dataclass
+class Window:
+    """An open capture window on a device's proxy, with the actions taken inside it."""
+
+    proxy: CaptureProxy
+    id: str
+    visits: list[Visit] = field(default_factory=list)
+    _traffic: WindowTraffic | None = None
+
+    def __repr__(self) -> str:
+        return f"Window({self.id})"
+
+    @property
+    def closed(self) -> bool:
+        return self._traffic is not None
+
+    def expect(self, visit: Visit) -> Visit:
+        self.visits.append(visit)
+        return visit
+
+    def traffic(self) -> WindowTraffic:
+        """Close the window (once) and return its flows; CaptureBroken if they cannot be trusted."""
+        if self._traffic is None:
+            span = self.proxy.close_window()
+            flows, damaged = [], []
+            for rec in store.read_records(span.capture, span.start, span.end):
+                if rec.error is not None:
+                    damaged.append(rec.error)
+                elif store.window_of(rec.flow) == self.id:
+                    flows.append(rec.flow)
+            self._traffic = WindowTraffic(self.id, tuple(flows), tuple(damaged), span)
+        t = self._traffic
+        problems = []
+        if t.span.in_flight:
+            problems.append(f"{t.span.in_flight} request(s) still in flight at close")
+        if t.damaged:
+            problems.append("damaged capture records: " + "; ".join(map(str, t.damaged)))
+        if t.span.tls_failures:
+            hosts = sorted({str(e.get("sni") or e.get("server")) for e in t.span.tls_failures})
+            problems.append(f"TLS refused by the client (traffic not examined) for {', '.join(hosts)}")
+        missing = missing_controls(t.flows, self.visits)
+        if missing:
+            problems.append("positive control missing: the capture did not see "
+                            + ", ".join(v.url for v in missing))
+        if problems:
+            raise CaptureBroken(f"window {self.id}: " + "; ".join(problems))
+        return t

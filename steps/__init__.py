@@ -1,0 +1,1 @@
+"""The step vocabulary of Telltale's requirements: thin words -> engine calls."""

@@ -1,0 +1,28 @@
+"""Steps that drive the device's browser. Each action registers its positive control."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, when
+
+from telltale.browser import Browser, Visit
+from telltale.canaries import ScenarioCanaries
+from telltale.window import Window
+
+
+@given(parsers.parse("the browser is in {mode} mode"), target_fixture="browsing_mode")
+def browser_in_mode(mode: str, browser: Browser, capture_window: Window) -> str:
+    if mode not in ("incognito", "normal"):
+        raise ValueError(f"unknown browsing mode {mode!r}: use incognito or normal")
+    browser.ensure(incognito=(mode == "incognito"))
+    return mode
+
+
+@when("I visit a fresh canary page", target_fixture="visited")
+def visit_canary_page(browser: Browser, capture_window: Window, canaries: ScenarioCanaries) -> Visit:
+    return capture_window.expect(browser.visit(canaries.url))
+
+
+@when(parsers.parse('I search for a fresh canary term on "{engine}"'), target_fixture="searched")
+def search_canary_term(engine: str, browser: Browser, capture_window: Window,
+                       canaries: ScenarioCanaries) -> Visit:
+    return capture_window.expect(browser.search(engine, canaries.search_term))

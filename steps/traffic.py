@@ -1,0 +1,41 @@
+"""Steps that judge the window's traffic. Reading it closes the window and checks the
+positive controls first: a window the capture cannot vouch for is broken, never passed."""
+
+from __future__ import annotations
+
+import json
+
+import allure
+from pytest_bdd import then
+
+from telltale import evidence, judge
+from telltale.browser import Visit
+from telltale.canaries import ScenarioCanaries
+from telltale.window import Window
+
+
+def _report(findings: list, what: str) -> None:
+    rows = [f.as_dict() for f in findings]
+    allure.attach(evidence.findings_table(rows), "findings", allure.attachment_type.TEXT)
+    if findings:
+        allure.attach(json.dumps(rows, indent=1), "findings.json", allure.attachment_type.JSON)
+        raise AssertionError(f"{what}:\n" + evidence.findings_table(rows))
+
+
+@then("the capture saw the device's own requests")
+def capture_saw_actions(capture_window: Window) -> None:
+    capture_window.traffic()
+
+
+@then("no other host received the visited URL")
+def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, visited: Visit) -> None:
+    traffic = capture_window.traffic()
+    leaks = judge.leaks(traffic.flows, canaries.named(), allowed=judge.same_host(visited.host))
+    _report(leaks, f"the visited URL of {visited.host} reached other hosts")
+
+
+@then("no third party received the search term")
+def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, searched: Visit) -> None:
+    traffic = capture_window.traffic()
+    leaks = judge.leaks(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
+    _report(leaks, f"the search term typed on {searched.host} reached third parties")
