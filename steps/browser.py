@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from pytest_bdd import given, parsers, when
 
 from telltale.browser import Browser, Visit
@@ -9,8 +10,17 @@ from telltale.canaries import ScenarioCanaries
 from telltale.window import Window
 
 
+@pytest.fixture
+def browsing_mode(browser: Browser) -> str:
+    """Without a Given step, a scenario browses in normal mode."""
+    browser.ensure(incognito=False)
+    return "normal"
+
+
 @given(parsers.parse("the browser is in {mode} mode"), target_fixture="browsing_mode")
-def browser_in_mode(mode: str, browser: Browser, capture_window: Window) -> str:
+def browser_in_mode(mode: str, browser: Browser) -> str:
+    """Starts (or resets) the session before the capture window opens: browser start-up
+    traffic is the device's baseline, the window holds what the scenario does."""
     if mode not in ("incognito", "normal"):
         raise ValueError(f"unknown browsing mode {mode!r}: use incognito or normal")
     browser.ensure(incognito=(mode == "incognito"))
@@ -18,11 +28,12 @@ def browser_in_mode(mode: str, browser: Browser, capture_window: Window) -> str:
 
 
 @when("I visit a fresh canary page", target_fixture="visited")
-def visit_canary_page(browser: Browser, capture_window: Window, canaries: ScenarioCanaries) -> Visit:
+def visit_canary_page(browsing_mode: str, browser: Browser, capture_window: Window,
+                      canaries: ScenarioCanaries) -> Visit:
     return capture_window.expect(browser.visit(canaries.url))
 
 
 @when(parsers.parse('I search for a fresh canary term on "{engine}"'), target_fixture="searched")
-def search_canary_term(engine: str, browser: Browser, capture_window: Window,
+def search_canary_term(engine: str, browsing_mode: str, browser: Browser, capture_window: Window,
                        canaries: ScenarioCanaries) -> Visit:
     return capture_window.expect(browser.search(engine, canaries.search_term))

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -20,7 +21,8 @@ class AppiumServer:
     def __init__(self, lay: Layout, name: str, workdir: Path, drivers: str = "chromium") -> None:
         self.lay, self.name, self.drivers = lay, name, drivers
         self.port = procs.free_port()
-        self.tmp = workdir / f"{name}-tmp"
+        self.workdir = workdir
+        self.tmp: Path | None = None
         self.log = workdir / f"{name}-appium.log"
         self.proc: subprocess.Popen | None = None
 
@@ -32,7 +34,11 @@ class AppiumServer:
         exe = self.lay.node_bin / "appium"
         if not exe.exists():
             raise SetupError(f"{exe} is missing: run `telltale setup` (it runs npm ci)")
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # chromedriver puts a profile per session in TMPDIR; Chromium's singleton socket
+        # lives there and a UNIX socket path must stay under 108 bytes, so the folder
+        # is short, in the system temp, and removed at stop.
+        self.tmp = Path(tempfile.mkdtemp(prefix="telltale-"))
         env = dict(os.environ)
         env.update(
             APPIUM_HOME=str(self.lay.root),
@@ -64,4 +70,5 @@ class AppiumServer:
     def stop(self) -> None:
         if self.proc is not None:
             procs.stop(self.proc, grace=10)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
