@@ -14,12 +14,14 @@ from telltale.canaries import ScenarioCanaries
 from telltale.window import Window
 
 
-def _report(findings: list, what: str) -> None:
-    rows = [f.as_dict() for f in findings]
+def _verdict(result: judge.LeakCheck, what: str) -> None:
+    """Findings fail the scenario (with evidence); unexamined bytes leave it broken."""
+    rows = [f.to_dict() for f in result.findings]
     allure.attach(evidence.findings_table(rows), "findings", allure.attachment_type.TEXT)
-    if findings:
+    if rows:
         allure.attach(json.dumps(rows, indent=1), "findings.json", allure.attachment_type.JSON)
         raise AssertionError(f"{what}:\n" + evidence.findings_table(rows))
+    result.settle()
 
 
 @then("the capture saw the device's own requests")
@@ -30,12 +32,12 @@ def capture_saw_actions(capture_window: Window) -> None:
 @then("no other host received the visited URL")
 def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, visited: Visit) -> None:
     traffic = capture_window.traffic()
-    leaks = judge.leaks(traffic.flows, canaries.named(), allowed=judge.same_host(visited.host))
-    _report(leaks, f"the visited URL of {visited.host} reached other hosts")
+    result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_host(visited.host))
+    _verdict(result, f"the visited URL of {visited.host} reached other hosts")
 
 
 @then("no third party received the search term")
 def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, searched: Visit) -> None:
     traffic = capture_window.traffic()
-    leaks = judge.leaks(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
-    _report(leaks, f"the search term typed on {searched.host} reached third parties")
+    result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
+    _verdict(result, f"the search term typed on {searched.host} reached third parties")

@@ -40,5 +40,8 @@ def findings_table(rows: Iterable[dict]) -> str:
     cols = ["canary", "host", "server_ip", "location", "flow", "excerpt"]
     cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in cols] for r in rows]
     widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-    line = lambda vals: "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths))  # noqa: E731
+
+    def line(vals: list[str]) -> str:
+        return "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()
+
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"

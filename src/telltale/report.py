@@ -52,7 +52,8 @@ def generate(lay: Layout, run_dir: Path, name: str | None = None) -> Path:
                            capture_output=True, text=True, env=env, cwd=run_dir)
         page = Path(out) / "index.html"
         if r.returncode != 0 or not page.exists():
-            raise TelltaleError(f"allure generate failed (exit {r.returncode}):\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
+            raise TelltaleError(
+                f"allure generate failed (exit {r.returncode}):\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
         target = run_dir / "report.html"
         target.write_text(strip_analytics(page.read_text(encoding="utf-8")), encoding="utf-8")
         for extra in Path(out).iterdir():  # e.g. summary.json, kept beside the report

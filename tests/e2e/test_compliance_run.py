@@ -67,7 +67,8 @@ def test_run_passes_with_one_labelled_result_per_scenario(compliance_run):
     proc, reports, _ = compliance_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert os.readlink(reports / "latest") == "r1"
-    results = [json.loads(p.read_text()) for p in (reports / "latest" / "allure-results").glob("*-result.json")]
+    folder = reports / "latest" / "allure-results"
+    results = [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
     assert sorted(r["name"] for r in results) == sorted(SCENARIOS)
     for r in results:
         assert r["status"] == "passed"
