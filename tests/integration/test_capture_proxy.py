@@ -1,0 +1,88 @@
+"""The real mitmdump with Telltale's addon: offline answers, live pass-through, windows, death."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import urllib.request
+
+import pytest
+
+from telltale.capture import store
+from telltale.capture.proxy import CaptureProxy
+from telltale.errors import CaptureBroken, SetupError
+
+
+def _get(proxy: CaptureProxy, url: str) -> bytes:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": proxy.url}))
+    with opener.open(url, timeout=10) as r:
+        return r.read()
+
+
+@pytest.fixture
+def offline_proxy(ready, tmp_path):
+    p = CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, upstream="offline")
+    p.start()
+    yield p
+    p.stop()
+
+
+def test_offline_answers_and_tags_each_flow_with_its_window(offline_proxy):
+    p = offline_proxy
+    _get(p, "http://before.example/")
+    p.open_window("w1")
+    body = _get(p, "http://site.example/search?q=zebra")
+    span = p.close_window()
+    _get(p, "http://after.example/")
+    assert b"Results for zebra" in body
+    in_span = list(store.read_records(span.capture, span.start, span.end))
+    assert [(r.flow.request.pretty_host, store.window_of(r.flow)) for r in in_span] == [
+        ("site.example", "w1")]
+    everything = [(f.request.pretty_host, store.window_of(f)) for f in store.read_flows(span.capture)]
+    assert ("before.example", None) in everything and ("after.example", None) in everything
+    assert not any(h == "telltale.invalid" for h, _ in everything), "control requests are not traffic"
+
+
+def test_killed_proxy_cannot_close_its_window_and_keeps_earlier_flows(offline_proxy):
+    p = offline_proxy
+    p.open_window("w1")
+    _get(p, "http://kept.example/page")
+    p.proc.kill()
+    p.proc.wait(10)
+    with pytest.raises(CaptureBroken, match="stopped during window w1"):
+        p.close_window()
+    assert [f.request.pretty_host for f in store.read_flows(p.capture)] == ["kept.example"]
+    assert p.ensure_running() is True
+    assert p.capture.name.endswith("-2.mitm"), "a restarted proxy writes a new file"
+
+
+def test_live_mode_passes_traffic_to_the_real_server(ready, tmp_path):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"from the real server")
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    p = CaptureProxy("live", tmp_path, ready.mitmproxy_conf, upstream="live")
+    p.start()
+    try:
+        p.open_window("w")
+        body = _get(p, f"http://127.0.0.1:{server.server_address[1]}/x")
+        span = p.close_window()
+    finally:
+        p.stop()
+        server.shutdown()
+    assert body == b"from the real server"
+    (f,) = store.read_flows(span.capture)
+    assert f.response.raw_content == b"from the real server"
+    assert f.server_conn.peername[0] == "127.0.0.1"
+
+
+def test_proxy_refuses_to_bind_beyond_loopback(ready, tmp_path):
+    with pytest.raises(SetupError, match="needs proxy authentication"):
+        CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, host="0.0.0.0")
