@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    IPvAnyAddress,
+    ValidationError,
+    field_validator,
+)
 
 from telltale.errors import ConfigError
 
@@ -24,6 +32,9 @@ class ProxySettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address the capture proxy listens on.")
     port: int = Field(0, ge=0, le=65535, description="0 picks a free port.")
     upstream: Literal["offline", "live"] = "offline"
+    hosts: dict[str, IPvAnyAddress] = Field(
+        default_factory=dict,
+        description="offline only: host (or *.suffix) -> the server address it stands for")
 
 
 class Device(BaseModel):

@@ -86,3 +86,20 @@ def test_live_mode_passes_traffic_to_the_real_server(ready, tmp_path):
 def test_proxy_refuses_to_bind_beyond_loopback(ready, tmp_path):
     with pytest.raises(SetupError, match="needs proxy authentication"):
         CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, host="0.0.0.0")
+
+
+def test_offline_host_map_gives_flows_their_server_address(ready, tmp_path):
+    p = CaptureProxy("dev", tmp_path, ready.mitmproxy_conf,
+                     hosts={"*.analytics.example": "47.241.0.1", "cdn.example": "2001:db8::1"})
+    p.start()
+    try:
+        p.open_window("w")
+        for url in ("http://sg.analytics.example/c", "http://cdn.example/x", "http://other.example/"):
+            _get(p, url)
+        span = p.close_window()
+    finally:
+        p.stop()
+    got = {f.request.pretty_host: f.server_conn.peername for f in store.read_flows(span.capture)}
+    assert got["sg.analytics.example"][0] == "47.241.0.1"
+    assert got["cdn.example"][0] == "2001:db8::1"
+    assert got["other.example"] is None

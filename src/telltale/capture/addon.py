@@ -30,6 +30,7 @@ from telltale.capture import offline
 
 CONTROL_HOST = "telltale.invalid"
 WINDOW_KEY = "telltale.window"
+SERVER_IP_KEY = "telltale.server_ip"  # offline mode: the address the host map gives
 log = logging.getLogger(__name__)
 
 
@@ -191,19 +192,44 @@ class Control:
 
 
 class OfflineUpstream:
+    """Answers every request; a host map gives hosts the server address they would have
+    (so destination checks can judge where traffic would go, without the internet)."""
+
+    def __init__(self) -> None:
+        self.hosts: dict[str, str] = {}
+
     def load(self, loader):
         loader.add_option(
             "telltale_upstream", str, "offline",
             "offline: answer every request here; live: pass traffic to the real servers.",
         )
+        loader.add_option("telltale_hosts", str, "", "JSON file: host (or *.suffix) -> server IP.")
 
     def configure(self, updated):
         if ctx.options.telltale_upstream not in ("offline", "live"):
             raise ValueError("telltale_upstream must be 'offline' or 'live'")
+        if "telltale_hosts" in updated and ctx.options.telltale_hosts:
+            with open(ctx.options.telltale_hosts, encoding="utf-8") as fo:
+                self.hosts = {k.lower(): v for k, v in json.load(fo).items()}
+
+    def address_of(self, host: str) -> str | None:
+        host = host.lower()
+        if host in self.hosts:
+            return self.hosts[host]
+        labels = host.split(".")
+        for i in range(1, len(labels)):
+            ip = self.hosts.get("*." + ".".join(labels[i:]))
+            if ip:
+                return ip
+        return None
 
     def request(self, f: http.HTTPFlow):
         if f.response is not None or ctx.options.telltale_upstream != "offline":
             return
+        ip = self.address_of(f.request.pretty_host)
+        if ip:
+            f.metadata[SERVER_IP_KEY] = ip
+            f.server_conn.peername = (ip, f.request.port)
         status, headers, body = offline.answer(f.request.method, f.request.pretty_url)
         f.response = http.Response.make(status, body, headers)
 

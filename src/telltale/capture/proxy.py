@@ -51,7 +51,8 @@ class CaptureProxy:
     """A running mitmdump writing `<name>-<n>.mitm` files into `folder`."""
 
     def __init__(self, name: str, folder: Path, confdir: Path, upstream: str = "offline",
-                 host: str = "127.0.0.1", port: int = 0, settle: float = 5.0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, settle: float = 5.0,
+                 hosts: dict[str, str] | None = None) -> None:
         if host not in LOOPBACK:
             raise SetupError(
                 f"capture proxy for {name}: binding to {host} needs proxy authentication, "
@@ -59,6 +60,7 @@ class CaptureProxy:
             )
         self.name, self.folder, self.confdir = name, folder, confdir
         self.upstream, self.host, self.settle = upstream, host, settle
+        self.hosts = dict(hosts or {})
         self.port = port or procs.free_port(host)
         self.proc: subprocess.Popen | None = None
         self.incarnation = 0
@@ -87,6 +89,10 @@ class CaptureProxy:
             "--set", f"telltale_settle_ms={int(self.settle * 1000)}",
             "-s", str(ADDON),
         ]
+        if self.hosts:
+            hosts_file = self.folder / f"{self.name}-hosts.json"
+            hosts_file.write_text(json.dumps(self.hosts, indent=1, sort_keys=True))
+            cmd[-2:-2] = ["--set", f"telltale_hosts={hosts_file}"]
         self.proc = procs.spawn(cmd, self.log)
         if not procs.wait_until(self._answers, 30, self.proc):
             code = self.proc.poll()
