@@ -1,0 +1,81 @@
+"""`telltale scan CAPTURE...`: the detector on capture files, for a person or a pipeline.
+
+Exit 0: nothing found; 1: findings; 2: something could not be read (the rest
+was still scanned and its findings reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from telltale.detect.model import Canary, ScanResult
+from telltale.detect.scan import scan_files
+
+
+def _canary(kind: str):
+    def parse(spec: str) -> Canary:
+        try:
+            return Canary.parse(spec, kind)  # type: ignore[arg-type]
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from e
+    parse.__name__ = kind
+    return parse
+
+
+def _cut(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def render_text(result: ScanResult) -> str:
+    """A table a person reads: one finding a line, then errors and truncation notes."""
+    lines = []
+    if result.findings:
+        rows = [("FLOW", "CANARY", "HOST", "LOCATION", "CHAIN", "EXCERPT")]
+        for f in result.findings:
+            flow = str(f.flow)
+            rows.append((flow[:8] if len(flow) > 12 else flow, f.canary, _cut(f.host, 30),
+                         _cut(f.location, 60), " > ".join(f.chain) or "plain", _cut(f.excerpt, 70)))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        for r in rows:
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+    lines.append(f"{len(result.findings)} finding(s) in {result.flows_scanned} flow(s) scanned")
+    for e in result.errors:
+        lines.append(f"error: {e}")
+    for t in result.truncated:
+        lines.append(f"truncated: {t}")
+    return "\n".join(lines)
+
+
+def exit_code(result: ScanResult) -> int:
+    if result.errors:
+        return 2
+    return 1 if result.findings else 0
+
+
+def _scan(args: argparse.Namespace) -> int:
+    canaries = list(args.canary or []) + list(args.identifier or [])
+    if not canaries:
+        print("telltale scan: error: give at least one --canary or --identifier", file=sys.stderr)
+        return 2
+    result = scan_files(args.captures, canaries)
+    if args.format == "json":
+        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print(render_text(result))
+    return exit_code(result)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("scan", help="find canaries and device identifiers in capture files (flow files, HAR)",
+                       description="Find every canary the device sent, in every encoding. "
+                                   "Exit 0: nothing found; 1: findings; 2: an error (the rest is still scanned).")
+    p.add_argument("captures", nargs="+", metavar="CAPTURE", help="mitmproxy flow file or HAR 1.2 file")
+    p.add_argument("--canary", action="append", type=_canary("canary"), metavar="NAME=VALUE",
+                   help="a value the scenario made up (URL, search term, token, folder name)")
+    p.add_argument("--identifier", action="append", type=_canary("identifier"), metavar="NAME=VALUE",
+                   help="a device identifier (IMEI, serial, Android ID, MAC...); its hashes are searched too")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(func=_scan)

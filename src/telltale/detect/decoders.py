@@ -1,0 +1,335 @@
+"""Capped decoders: every way of undoing an encoding, none of which can be made to explode.
+
+Each takes a byte cap and returns what fitted plus whether it stopped early,
+so a 10 GB decompression bomb costs at most `cap` bytes and a note. Nothing
+here trusts a size a header claims (zstd frame sizes, gzip ISIZE).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import io
+import json
+import re
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote_to_bytes
+
+import brotlicffi
+import zstandard
+
+CHUNK = 1 << 16
+ZSTD_MAX_WINDOW = 1 << 27  # 128 MiB: zstd's own default limit for untrusted input
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Output of one capped decode. `capped`: stopped at the cap; `error`: input damaged."""
+
+    data: bytes
+    capped: bool = False
+    error: str | None = None
+
+
+# --- compression -----------------------------------------------------------
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+def sniff_compression(data: bytes) -> str | None:
+    """The compression whose magic bytes start `data` (brotli has none: only by header)."""
+    if data.startswith(GZIP_MAGIC) and len(data) > 3 and data[2] == 8:
+        return "gzip"
+    if data.startswith(ZSTD_MAGIC):
+        return "zstd"
+    if len(data) > 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and (data[0] << 8 | data[1]) % 31 == 0:
+        return "deflate"  # zlib-wrapped deflate (RFC 1950 header check)
+    return None
+
+
+def _inflate(data: bytes, wbits: int, cap: int) -> Decoded:
+    out = bytearray()
+    d = zlib.decompressobj(wbits)
+    buf = data
+    try:
+        while True:
+            room = cap - len(out)
+            if room <= 0:
+                return Decoded(bytes(out), capped=True)
+            out += d.decompress(buf, min(room, CHUNK * 16))
+            buf = d.unconsumed_tail
+            if d.eof:
+                rest = d.unused_data
+                if wbits == 31 and rest.startswith(GZIP_MAGIC):  # multi-member gzip
+                    d, buf = zlib.decompressobj(wbits), rest
+                    continue
+                return Decoded(bytes(out))
+            if not buf:
+                out += d.flush(max(0, cap - len(out))) if cap > len(out) else b""
+                return Decoded(bytes(out), error=None if d.eof else "compressed stream ends early")
+    except zlib.error as e:
+        return Decoded(bytes(out), error=str(e))
+
+
+def gunzip(data: bytes, cap: int) -> Decoded:
+    return _inflate(data, 31, cap)
+
+
+def inflate(data: bytes, cap: int) -> Decoded:
+    """HTTP "deflate": zlib-wrapped by the standard, raw by many servers; try both."""
+    first = _inflate(data, 15, cap)
+    if first.error and not first.data:
+        return _inflate(data, -15, cap)
+    return first
+
+
+def unzstd(data: bytes, cap: int) -> Decoded:
+    out = bytearray()
+    dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    try:
+        with dctx.stream_reader(io.BytesIO(data), read_across_frames=True) as r:
+            while len(out) < cap:
+                chunk = r.read(min(CHUNK * 16, cap - len(out)))
+                if not chunk:
+                    return Decoded(bytes(out))
+                out += chunk
+        return Decoded(bytes(out), capped=True)
+    except zstandard.ZstdError as e:
+        return Decoded(bytes(out), error=str(e))
+
+
+def unbrotli(data: bytes, cap: int) -> Decoded:
+    out = bytearray()
+    d = brotlicffi.Decompressor()
+    try:
+        out += d.process(data, output_buffer_limit=min(cap, CHUNK * 16))
+        while not d.can_accept_more_data():
+            if len(out) >= cap:
+                return Decoded(bytes(out[:cap]), capped=True)
+            out += d.process(b"", output_buffer_limit=min(cap - len(out), CHUNK * 16))
+        if len(out) > cap:
+            return Decoded(bytes(out[:cap]), capped=True)
+        if not d.is_finished():
+            return Decoded(bytes(out), error="compressed stream ends early")
+        return Decoded(bytes(out))
+    except brotlicffi.error as e:
+        return Decoded(bytes(out), error=str(e))
+
+
+DECOMPRESSORS = {"gzip": gunzip, "x-gzip": gunzip, "deflate": inflate, "br": unbrotli, "zstd": unzstd}
+
+
+# --- text encodings ----------------------------------------------------------
+
+PCT = re.compile(rb"%[0-9A-Fa-f]{2}")
+HEX = re.compile(rb"(?:[0-9a-f]{2})+|(?:[0-9A-F]{2})+")
+
+
+@functools.cache
+def _b64_run_re(min_len: int) -> re.Pattern[bytes]:
+    return re.compile(rb"[A-Za-z0-9+/_-]{%d,}={0,2}" % min_len)
+
+
+def blob_runs(data: bytes, min_len: int) -> Iterator[bytes]:
+    """Runs of base64-alphabet characters long enough to hide a value (hex runs included)."""
+    for m in _b64_run_re(min_len).finditer(data):
+        yield m.group()
+
+
+def is_hex(run: bytes) -> bool:
+    return HEX.fullmatch(run) is not None
+
+
+def b64decode(run: bytes, cap: int) -> Decoded:
+    """Standard or URL-safe, padded or not; a trailing partial quantum is dropped."""
+    s = run.rstrip(b"=").translate(bytes.maketrans(b"-_", b"+/"))
+    limit = (cap // 3) * 4
+    capped = len(s) > limit
+    s = s[:limit]
+    s = s[: len(s) - (len(s) % 4 == 1)]
+    try:
+        return Decoded(base64.b64decode(s + b"=" * (-len(s) % 4)), capped=capped)
+    except binascii.Error as e:
+        return Decoded(b"", error=str(e))
+
+
+def hexdecode(run: bytes, cap: int) -> Decoded:
+    capped = len(run) > 2 * cap
+    run = run[: 2 * cap]
+    try:
+        return Decoded(bytes.fromhex(run[: len(run) // 2 * 2].decode("ascii")), capped=capped)
+    except ValueError as e:
+        return Decoded(b"", error=str(e))
+
+
+def urldecode(data: bytes, plus: bool = False) -> bytes:
+    return unquote_to_bytes(data.replace(b"+", b" ") if plus else data)
+
+
+def looks_text(data: bytes) -> bool:
+    """Mostly printable UTF-8: text worth parsing as text, not as binary."""
+    sample = data[:4096]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < len(sample) - 4:  # not just a character cut at the sample's end
+            return False
+        text = sample[: e.start].decode("utf-8")
+    if not text:
+        return not sample
+    bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
+    return bad * 20 <= len(text)
+
+
+# --- structure ---------------------------------------------------------------
+
+def json_leaves(data: bytes, max_leaves: int) -> list[tuple[str, str]] | None:
+    """(JSONPath, text) of every string and number of a JSON document; None if not JSON."""
+    head = data[:64].lstrip()
+    if not head[:1] in (b"{", b"["):
+        return None
+    try:
+        doc = json.loads(data, parse_int=str, parse_float=str, parse_constant=str)
+    except (ValueError, RecursionError):
+        return None
+    out: list[tuple[str, str]] = []
+    stack: list[tuple[str, object]] = [("$", doc)]
+    while stack and len(out) < max_leaves:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in reversed(list(node.items())):
+                key = f".{k}" if re.fullmatch(r"[A-Za-z_][\w-]*", k) else f"[{json.dumps(k)}]"
+                stack.append((path + key, v))
+        elif isinstance(node, list):
+            for i in range(len(node) - 1, -1, -1):
+                stack.append((f"{path}[{i}]", node[i]))
+        elif isinstance(node, str):
+            out.append((path, node))
+    return out
+
+
+FORM = re.compile(rb"^[\w.\-\[\]%*]+=[^&=\s]*(?:&[\w.\-\[\]%*]+=[^&\s]*)*&?$")
+
+
+def form_fields(data: bytes, declared: bool) -> list[tuple[bytes, bytes, bytes]] | None:
+    """(name, raw value, decoded value) of an application/x-www-form-urlencoded body."""
+    if not declared and not FORM.match(data[:65536]):
+        return None
+    out = []
+    for pair in data.split(b"&"):
+        if not pair:
+            continue
+        name, _, raw = pair.partition(b"=")
+        out.append((urldecode(name, plus=True), raw, urldecode(raw, plus=True)))
+    return out
+
+
+def query_fields(query: bytes) -> list[tuple[bytes, bytes, bytes]]:
+    return form_fields(query, declared=True) or []
+
+
+def cookies(header: bytes) -> list[tuple[bytes, bytes]]:
+    out = []
+    for pair in header.split(b";"):
+        name, sep, value = pair.strip().partition(b"=")
+        if sep:
+            out.append((name, value.strip(b'"')))
+    return out
+
+
+@dataclass(frozen=True)
+class MimePart:
+    name: str
+    headers: dict[str, str]
+    body: bytes
+
+
+def _boundary(content_type: str, data: bytes) -> bytes | None:
+    m = re.search(r'boundary="?([^";,]+)"?', content_type, re.I)
+    if m:
+        return m.group(1).encode()
+    if data.startswith(b"--"):
+        line = data.split(b"\r\n", 1)[0].split(b"\n", 1)[0]
+        if 2 < len(line) <= 72 and b" " not in line.strip():
+            return line[2:].strip()
+    return None
+
+
+def multipart(data: bytes, content_type: str) -> list[MimePart] | None:
+    """The parts of a multipart body (form-data or mixed); None if it is not one."""
+    if not content_type.lower().startswith("multipart/") and not data.startswith(b"--"):
+        return None
+    b = _boundary(content_type, data)
+    if not b:
+        return None
+    chunks = data.split(b"--" + b)
+    if len(chunks) < 3:
+        return None
+    parts = []
+    for i, chunk in enumerate(chunks[1:]):
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk.lstrip(b"\n")
+        head, sep, body = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            head, sep, body = chunk.partition(b"\n\n")
+        if body.endswith(b"\r\n"):
+            body = body[:-2]
+        elif body.endswith(b"\n"):
+            body = body[:-1]
+        headers = {}
+        for line in head.decode("latin-1").splitlines():
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        m = re.search(r'\bname="([^"]*)"', headers.get("content-disposition", ""))
+        parts.append(MimePart(m.group(1) if m else str(i), headers, body))
+    return parts
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        if i >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return value, i
+        shift += 7
+
+
+def protobuf_fields(data: bytes, max_fields: int = 4096) -> list[tuple[int, bytes]] | None:
+    """(field number, bytes) of each length-delimited field, if all of `data` is one message."""
+    out: list[tuple[int, bytes]] = []
+    i, n, seen = 0, len(data), 0
+    try:
+        while i < n:
+            key, i = _varint(data, i)
+            field, wire = key >> 3, key & 7
+            if field == 0 or field > 536870911:
+                return None
+            if wire == 0:
+                _, i = _varint(data, i)
+            elif wire == 1:
+                i += 8
+            elif wire == 5:
+                i += 4
+            elif wire == 2:
+                length, i = _varint(data, i)
+                if i + length > n:
+                    return None
+                out.append((field, data[i:i + length]))
+                i += length
+            else:
+                return None
+            seen += 1
+            if seen > max_fields:
+                return None
+    except ValueError:
+        return None
+    return out if i == n and seen else None

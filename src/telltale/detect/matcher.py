@@ -1,0 +1,86 @@
+"""One hyperscan database per canary set: every encoded form of every canary in one pass.
+
+Patterns are literals; text and hex forms are caseless, base64 forms are
+case-sensitive (case is data there). A match gives its end offset; the start
+follows from the literal's length, so no start-of-match tracking is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import hyperscan
+
+from telltale.detect.encodings import variants
+from telltale.detect.model import Canary
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A canary's encoded form found in a view: [start, end) of that view."""
+
+    canary: int  # index into Matcher.canaries
+    encoding: str
+    start: int
+    end: int
+
+
+class Matcher:
+    """Compiled once per canary set; `scan(data)` is one pass over one buffer."""
+
+    def __init__(self, canaries: Sequence[Canary]):
+        self.canaries = tuple(canaries)
+        by_key: dict[tuple[bytes, bool], int] = {}
+        patterns: list[bytes] = []
+        flags: list[int] = []
+        meaning: list[list[tuple[int, str]]] = []  # pattern id -> (canary, encoding) it stands for
+        lengths: list[int] = []
+        for ci, c in enumerate(self.canaries):
+            for v in variants(c):
+                key = (v.pattern.lower() if v.caseless else v.pattern, v.caseless)
+                pid = by_key.get(key)
+                if pid is None:
+                    pid = by_key[key] = len(patterns)
+                    patterns.append(v.pattern)
+                    flags.append(hyperscan.HS_FLAG_SINGLEMATCH
+                                 | (hyperscan.HS_FLAG_CASELESS if v.caseless else 0))
+                    meaning.append([])
+                    lengths.append(len(v.pattern))
+                if all(m[0] != ci for m in meaning[pid]):
+                    meaning[pid].append((ci, v.encoding))
+        self.pattern_count = len(patterns)
+        self._meaning = meaning
+        self._lengths = lengths
+        self._db = None
+        if patterns:
+            self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._db.compile(expressions=patterns, ids=list(range(len(patterns))),
+                             elements=len(patterns), flags=flags, literal=True)
+            self._scratch = hyperscan.Scratch(self._db)
+
+    @property
+    def patterns(self) -> int:
+        return self.pattern_count
+
+    def scan_ids(self, data: bytes) -> list[tuple[int, int]]:
+        """Raw (pattern id, end offset) pairs, in the order hyperscan reports them."""
+        if self._db is None or not data:
+            return []
+        found: list[tuple[int, int]] = []
+
+        def on_match(pid: int, _from: int, to: int, _flags: int, _ctx: object) -> None:
+            found.append((pid, to))
+
+        self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
+        return found
+
+    def scan(self, data: bytes) -> list[Hit]:
+        """Every canary whose encoded form occurs in `data`, first occurrence per form."""
+        hits = []
+        for pid, end in self.scan_ids(data):
+            start = end - self._lengths[pid]
+            for ci, enc in self._meaning[pid]:
+                hits.append(Hit(ci, enc, start, end))
+        hits.sort(key=lambda h: (h.start, h.canary))
+        return hits

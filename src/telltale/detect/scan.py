@@ -1,0 +1,148 @@
+"""The detector: canaries compiled once, then every flow's decoded views matched in one pass each.
+
+Pure at the centre (`Detector.scan_sent` takes what a flow sent and returns
+findings); capture files are read at the edge (`scan_files`), flow by flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mitmproxy import flow as mflow
+
+from telltale.detect import sources
+from telltale.detect.matcher import Hit, Matcher
+from telltale.detect.model import Canary, Finding, Limits, ScanResult, Sent
+from telltale.detect.views import Budget, View, examine
+from telltale.errors import CaptureFileError
+
+
+@dataclass(frozen=True)
+class FlowScan:
+    """Findings of one flow, and what was decoded only in part."""
+
+    findings: tuple[Finding, ...]
+    truncated: tuple[str, ...]
+
+
+def excerpt(data: bytes, start: int, end: int, context: int) -> str:
+    """A short, printable piece of `data` around [start, end) with the match marked «like this»."""
+    def show(b: bytes) -> str:
+        s = b.decode("utf-8", "backslashreplace")
+        return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
+
+    lo, hi = max(0, start - context), min(len(data), end + context)
+    return ("…" if lo else "") + show(data[lo:start]) + "«" + show(data[start:end]) + "»" \
+        + show(data[end:hi]) + ("…" if hi < len(data) else "")
+
+
+def _ancestors(views: list[View], idx: int) -> Iterable[int]:
+    p = views[idx].parent
+    while p >= 0:
+        yield p
+        p = views[p].parent
+
+
+class Detector:
+    """Every encoded form of a canary set, compiled once; scans one flow at a time."""
+
+    def __init__(self, matcher: Matcher, limits: Limits = Limits()):
+        self.matcher = matcher
+        self.limits = limits
+
+    @classmethod
+    def build(cls, canaries: Iterable[Canary], limits: Limits = Limits()) -> Detector:
+        return cls(Matcher(list(canaries)), limits)
+
+    @property
+    def canaries(self) -> tuple[Canary, ...]:
+        return self.matcher.canaries
+
+    def scan_sent(self, sent: Sent) -> FlowScan:
+        """Findings in what one flow sent: the most precise place of each canary, once per place."""
+        budget = Budget.of(self.limits)
+        views: list[View] = []
+        hits: list[tuple[int, Hit]] = []
+        for part in sent.parts:
+            hits += examine(part, self.matcher.scan, budget, views)
+        # A hit in a view whose decoded descendant also holds the canary is the same
+        # sighting said less precisely: keep the deepest.
+        hit_views: dict[int, set[int]] = {}
+        for vi, h in hits:
+            hit_views.setdefault(h.canary, set()).add(vi)
+        covered = {(c, a) for c, vis in hit_views.items() for vi in vis for a in _ancestors(views, vi)}
+        findings: dict[tuple[int, str], tuple[int, Finding]] = {}
+        for vi, h in hits:
+            if (h.canary, vi) in covered:
+                continue
+            v = views[vi]
+            key = (h.canary, v.location)
+            if key in findings:
+                continue
+            chain = v.chain + (() if h.encoding == "plain" else (h.encoding,))
+            f = Finding(sent.flow, sent.host, sent.server_ip, self.canaries[h.canary].name, v.location,
+                        chain, excerpt(v.data, h.start, h.end, self.limits.excerpt_context), sent.capture)
+            findings[key] = (vi, f)
+        ordered = sorted(findings.items(), key=lambda kv: (kv[1][0], kv[0][0]))
+        label = f"{sent.capture}: " if sent.capture else ""
+        notes = tuple(f"{label}flow {sent.flow}: {n}" for n in budget.notes)
+        return FlowScan(tuple(f for _, (_, f) in ordered), notes)
+
+    def scan_flow(self, flow: mflow.Flow) -> list[Finding]:
+        """Findings in one in-memory mitmproxy flow (HTTP, WebSocket, TCP, UDP, DNS)."""
+        return list(self.scan_sent(sources.sent_of_flow(flow)).findings)
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.errors: list[str | CaptureFileError] = []
+        self.truncated: list[str] = []
+        self.flows = 0
+
+    def add(self, scan: FlowScan) -> None:
+        self.flows += 1
+        self.findings += scan.findings
+        self.truncated += scan.truncated
+
+    def result(self) -> ScanResult:
+        return ScanResult(tuple(self.findings), tuple(self.errors), tuple(self.truncated), self.flows)
+
+
+def _detector(canaries: Iterable[Canary] | Detector) -> Detector:
+    return canaries if isinstance(canaries, Detector) else Detector.build(canaries)
+
+
+def scan_flows(flows: Iterable[mflow.Flow], canaries: Iterable[Canary] | Detector) -> ScanResult:
+    """Scan in-memory flows (a scenario window); a flow that cannot be scanned is an error, not a stop."""
+    det = _detector(canaries)
+    out = _Collector()
+    for f in flows:
+        try:
+            out.add(det.scan_sent(sources.sent_of_flow(f)))
+        except Exception as e:  # noqa: BLE001 - one odd flow must not hide the others' findings
+            out.errors.append(f"flow {getattr(f, 'id', '?')}: cannot be scanned: {type(e).__name__}: {e}")
+    return out.result()
+
+
+def scan_files(paths: Iterable[str | Path], canaries: Iterable[Canary] | Detector) -> ScanResult:
+    """Scan capture files (mitmproxy flow files or HAR), flow by flow; damage is reported, not fatal."""
+    det = _detector(canaries)
+    out = _Collector()
+    for path in paths:
+        p = str(path)
+        try:
+            for index, item in sources.read_capture(p):
+                if isinstance(item, CaptureFileError):
+                    out.errors.append(item)
+                    continue
+                try:
+                    out.add(det.scan_sent(item))
+                except Exception as e:  # noqa: BLE001
+                    out.errors.append(CaptureFileError(p, f"record {index} (flow {item.flow})",
+                                                       f"cannot be scanned: {type(e).__name__}: {e}"))
+        except CaptureFileError as e:
+            out.errors.append(e)
+    return out.result()
