@@ -8,12 +8,14 @@ HAR base64-encoded, byte-exact, never inflated.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 
 from mitmproxy import http
 from mitmproxy.addons.savehar import SaveHar
 from mitmproxy.flow import Flow
+from mitmproxy.utils import strutils
 
 KEPT_ENCODING = "x-telltale-content-encoding"
 
@@ -27,9 +29,21 @@ def _as_sent(f: http.HTTPFlow) -> http.HTTPFlow:
 
 
 def window_har(flows: Sequence[Flow]) -> bytes:
-    """HAR 1.2 of a window's HTTP flows, bodies as sent."""
+    """HAR 1.2 of a window's HTTP flows, bodies as sent.
+
+    A request body that is compressed or binary goes in base64 (marked with
+    ``_encoding``, as HAR does for responses), so the evidence is byte-exact.
+    """
     http_flows = [_as_sent(f) for f in flows if isinstance(f, http.HTTPFlow)]
-    return json.dumps(SaveHar().make_har(http_flows), indent=1).encode()
+    har = SaveHar().make_har(http_flows)
+    for f, entry in zip(http_flows, har["log"]["entries"], strict=True):
+        raw = f.request.raw_content or b""
+        post = entry["request"].get("postData")
+        if post is not None and raw and (KEPT_ENCODING in f.request.headers or strutils.is_mostly_bin(raw)):
+            post["text"] = base64.b64encode(raw).decode()
+            post["_encoding"] = "base64"
+            post["params"] = []
+    return json.dumps(har, indent=1).encode()
 
 
 def findings_table(rows: Iterable[dict]) -> str:
