@@ -87,6 +87,10 @@ def inflate(data: bytes, cap: int) -> Decoded:
     return first
 
 
+def inflate_raw(data: bytes, cap: int) -> Decoded:
+    return _inflate(data, -15, cap)
+
+
 def unzstd(data: bytes, cap: int) -> Decoded:
     out = bytearray()
     dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
@@ -125,6 +129,7 @@ DECOMPRESSORS = {"gzip": gunzip, "x-gzip": gunzip, "deflate": inflate, "br": unb
 
 # --- text encodings ----------------------------------------------------------
 
+CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 PCT = re.compile(rb"%[0-9A-Fa-f]{2}")
 HEX = re.compile(rb"(?:[0-9a-f]{2})+|(?:[0-9A-F]{2})+")
 
@@ -187,15 +192,7 @@ def looks_text(data: bytes) -> bool:
 
 # --- structure ---------------------------------------------------------------
 
-def json_leaves(data: bytes, max_leaves: int) -> list[tuple[str, str]] | None:
-    """(JSONPath, text) of every string and number of a JSON document; None if not JSON."""
-    head = data[:64].lstrip()
-    if not head[:1] in (b"{", b"["):
-        return None
-    try:
-        doc = json.loads(data, parse_int=str, parse_float=str, parse_constant=str)
-    except (ValueError, RecursionError):
-        return None
+def _leaves(doc: object, max_leaves: int) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     stack: list[tuple[str, object]] = [("$", doc)]
     while stack and len(out) < max_leaves:
@@ -212,12 +209,57 @@ def json_leaves(data: bytes, max_leaves: int) -> list[tuple[str, str]] | None:
     return out
 
 
-FORM = re.compile(rb"^[\w.\-\[\]%*]+=[^&=\s]*(?:&[\w.\-\[\]%*]+=[^&\s]*)*&?$")
+def _loads(text: str) -> object:
+    return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
+
+
+def json_leaves(data: bytes, max_leaves: int) -> list[tuple[str, str]] | None:
+    """(JSONPath, text) of every string and number of a JSON document; None if not JSON."""
+    head = data[:64].lstrip()
+    if not head[:1] in (b"{", b"["):
+        return None
+    try:
+        return _leaves(_loads(data.decode("utf-8")), max_leaves)
+    except (ValueError, RecursionError):
+        return None
+
+
+_EMBEDDED = re.compile(r'[{\[]\s*"')
+
+
+def embedded_json(data: bytes, max_leaves: int, max_tries: int = 8) -> list[tuple[str, str]] | None:
+    """Leaves of JSON objects inside a larger text (`data={...}`, log lines): escapes undone."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    decoder = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
+    out: list[tuple[str, str]] = []
+    pos = 0
+    for _ in range(max_tries):
+        m = _EMBEDDED.search(text, pos)
+        if not m:
+            break
+        try:
+            doc, end = decoder.raw_decode(text, m.start())
+        except (ValueError, RecursionError):
+            pos = m.start() + 1
+            continue
+        out += _leaves(doc, max_leaves - len(out))
+        pos = end
+    return out or None
+
+
+FORM = re.compile(rb"[\w.\-\[\]%*]{1,64}=[^&\s]*(?:&[\w.\-\[\]%*]{1,64}=[^&\s]*)*&?")
 
 
 def form_fields(data: bytes, declared: bool) -> list[tuple[bytes, bytes, bytes]] | None:
-    """(name, raw value, decoded value) of an application/x-www-form-urlencoded body."""
-    if not declared and not FORM.match(data[:65536]):
+    """(name, raw value, decoded value) of an application/x-www-form-urlencoded body.
+
+    Undeclared, a body is taken for a form only if all of it reads as one, and
+    not if it is a single name with an empty value (that is padded base64).
+    """
+    if not declared and (len(data) > (1 << 20) or not FORM.fullmatch(data)):
         return None
     out = []
     for pair in data.split(b"&"):
@@ -225,6 +267,8 @@ def form_fields(data: bytes, declared: bool) -> list[tuple[bytes, bytes, bytes]]
             continue
         name, _, raw = pair.partition(b"=")
         out.append((urldecode(name, plus=True), raw, urldecode(raw, plus=True)))
+    if not declared and len(out) == 1 and not out[0][1]:
+        return None
     return out
 
 

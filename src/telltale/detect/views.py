@@ -97,6 +97,19 @@ def _decompress(view: View, budget: Budget) -> list[Child] | None:
     return None
 
 
+def _try_headerless(view: View, budget: Budget) -> list[Child] | None:
+    """Binary with no magic may still be brotli or raw deflate sent without a header: try, strictly."""
+    cap = min(budget.limits.max_output, budget.bytes_left)
+    for name, fn in (("br", dec.unbrotli), ("deflate", dec.inflate_raw)):
+        d = fn(view.data, cap)
+        if d.data and (d.capped or not d.error) and (d.capped or dec.looks_text(d.data)
+                                                     or dec.sniff_compression(d.data)
+                                                     or dec.protobuf_fields(d.data)):
+            _decoded(view, d, name, budget)
+            return [Child(d.data, name, name, content_type=view.content_type)]
+    return None
+
+
 def _url_children(data: bytes, limits: Limits) -> list[Child]:
     rest = data.split(b"#", 1)
     url, fragment = rest[0], rest[1] if len(rest) > 1 else b""
@@ -129,8 +142,11 @@ def _b64_child(run: bytes, cap: int) -> tuple[dec.Decoded, str]:
     return first, "base64"
 
 
-def _leaf_children(view: View, budget: Budget) -> list[Child]:
+def _leaf_children(view: View, budget: Budget, text: bool) -> list[Child]:
     data, out = view.data, []
+    if text and b"\\" in data and b'"' in data:  # escaped JSON inside other text: undo the escapes
+        for p, v in dec.embedded_json(data, MAX_LEAVES) or ():
+            out.append(Child(v.encode("utf-8", "surrogatepass"), f"json {p}", "json"))
     if dec.PCT.search(data):
         plus = b"=" in data and b"&" in data
         decoded = dec.urldecode(data, plus=plus)
@@ -181,11 +197,15 @@ def expand(view: View, budget: Budget) -> list[Child]:
         if fields:
             return [Child(value, f"form {name.decode('utf-8', 'replace')}", "form", raw == value)
                     for name, raw, value in fields]
-    else:
-        fields = dec.protobuf_fields(data)
-        if fields:
-            return [Child(v, f"protobuf {n}", "protobuf", transparent=True) for n, v in fields]
-    return _leaf_children(view, budget)
+    if not text or dec.CONTROL.search(data):  # protobuf of mostly strings can pass for text
+        pb = dec.protobuf_fields(data)
+        if pb:
+            return [Child(v, f"protobuf {n}", "protobuf", transparent=True) for n, v in pb]
+    if not text:
+        found = _try_headerless(view, budget)
+        if found is not None:
+            return found
+    return _leaf_children(view, budget, text)
 
 
 def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
