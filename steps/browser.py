@@ -37,3 +37,14 @@ def visit_canary_page(browsing_mode: str, browser: Browser, capture_window: Wind
 def search_canary_term(engine: str, browsing_mode: str, browser: Browser, capture_window: Window,
                        canaries: ScenarioCanaries) -> Visit:
     return capture_window.expect(browser.search(engine, canaries.search_term))
+
+
+@when("I open a fresh canary page in a new tab", target_fixture="visited")
+def open_canary_in_new_tab(browsing_mode: str, browser: Browser, capture_window: Window,
+                           canaries: ScenarioCanaries) -> Visit:
+    return capture_window.expect(browser.open_in_new_tab(canaries.url))
+
+
+@when("I switch back to the first tab")
+def switch_to_first_tab(browser: Browser, capture_window: Window) -> None:
+    browser.switch_to_tab(0)

@@ -11,6 +11,8 @@ from pytest_bdd import then
 from telltale import evidence, judge
 from telltale.browser import Visit
 from telltale.canaries import ScenarioCanaries
+from telltale.errors import CaptureBroken
+from telltale.inventory import Device
 from telltale.window import Window
 
 
@@ -41,3 +43,14 @@ def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, 
     traffic = capture_window.traffic()
     result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
     _verdict(result, f"the search term typed on {searched.host} reached third parties")
+
+
+@then("no device identifier was sent")
+def no_identifier_sent(capture_window: Window, device: Device) -> None:
+    """No host is entitled to a device identifier, plain or hashed."""
+    if not device.identifiers:
+        raise CaptureBroken(f"device {device.name} lists no identifiers in devices.yaml: "
+                            "nothing to look for, so no verdict")
+    traffic = capture_window.traffic()
+    result = judge.check(traffic.flows, {}, allowed=judge.nobody, identifiers=device.identifiers)
+    _verdict(result, f"identifiers of {device.name} were sent")

@@ -149,6 +149,20 @@ class Browser:
         parts = urlsplit(self.driver.current_url)
         return Visit(self.driver.current_url, parts.hostname or "", parts.path, parts.query)
 
+    def open_in_new_tab(self, url: str) -> Visit:
+        """Open `url` in a new tab, which becomes the current one."""
+        try:
+            self.driver.switch_to.new_window("tab")
+        except WebDriverException as e:
+            raise CaptureBroken(f"could not open a new tab: {e.msg}") from e
+        return self.visit(url)
+
+    def switch_to_tab(self, index: int) -> None:
+        try:
+            self.driver.switch_to.window(self.driver.window_handles[index])
+        except (WebDriverException, IndexError) as e:
+            raise CaptureBroken(f"could not switch to tab {index}: {e}") from e
+
     def screenshot(self) -> bytes | None:
         try:
             return self.driver.get_screenshot_as_png() if self.driver else None

@@ -24,7 +24,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
     try:
-        if getattr(args, "_runner", False):  # `telltale run` passes the rest to pytest
+        runner_kind = getattr(args, "_runner", None)
+        if runner_kind == "selftest":
+            from telltale import selftest
+
+            return selftest.run(args, extra)
+        if runner_kind:  # `telltale run` passes the rest to pytest
             from telltale import runner
 
             return runner.run(args, extra)

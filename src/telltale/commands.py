@@ -38,9 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", nargs="?", help="run folder (default reports/latest)")
     p.set_defaults(func=_report)
 
-    from telltale import runner
+    from telltale import runner, selftest
 
     runner.register(sub)
+    selftest.register(sub)
 
     try:
         from telltale.detect import cli as detect_cli

@@ -37,6 +37,18 @@ class ProxySettings(BaseModel):
         description="offline only: host (or *.suffix) -> the server address it stands for")
 
 
+class TelemetryAgent(BaseModel):
+    """The leaky reference build's agent (telltale.reference.agent): never on a real device."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encoding: Literal["base64", "gzip+base64", "json"] = "base64"
+    id_hash: Literal["none", "sha256", "md5"] = "none"
+    interval: float = Field(1.0, gt=0, le=60, description="seconds between app-usage batches")
+    pages_url: HttpUrl = HttpUrl("https://tracking.intl.miui.com/track/v4/pages")
+    usage_url: HttpUrl = HttpUrl("https://sa.api.intl.miui.com/sa?project=browser")
+
+
 class Device(BaseModel):
     """One device of the farm, as the suite sees it."""
 
@@ -52,6 +64,9 @@ class Device(BaseModel):
     identifiers: dict[str, str] = Field(default_factory=dict)
     groups: tuple[str, ...] = ()
     proxy: ProxySettings = Field(default_factory=ProxySettings)
+    settle: float = Field(0.5, ge=0, le=600,
+                          description="seconds a window keeps capturing after the last action")
+    telemetry_agent: TelemetryAgent | None = None
 
     def __repr__(self) -> str:  # shown as a step argument in reports
         return f"Device({self.name})"

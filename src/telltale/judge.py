@@ -26,6 +26,11 @@ def same_host(host: str) -> HostRule:
     return lambda h: h.lower() == host
 
 
+def nobody(host: str) -> bool:
+    """No host is entitled (device identifiers)."""
+    return False
+
+
 def same_party_as(host: str) -> HostRule:
     domain = registrable_domain(host)
     return lambda h: registrable_domain(h) == domain

@@ -8,6 +8,7 @@ was not seen, or that the proxy cannot vouch for, raises CaptureBroken.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -69,6 +70,7 @@ class Window:
 
     proxy: CaptureProxy
     id: str
+    settle: float = 0.0  # seconds to keep capturing after the last action (late telemetry)
     visits: list[Visit] = field(default_factory=list)
     _traffic: WindowTraffic | None = None
 
@@ -86,6 +88,7 @@ class Window:
     def traffic(self) -> WindowTraffic:
         """Close the window (once) and return its flows; CaptureBroken if they cannot be trusted."""
         if self._traffic is None:
+            time.sleep(self.settle)
             span = self.proxy.close_window()
             flows, damaged = [], []
             for rec in store.read_records(span.capture, span.start, span.end):

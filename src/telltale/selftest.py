@@ -1,0 +1,122 @@
+"""`telltale selftest`: does this lab catch a leaking firmware?
+
+It runs the requirements on the leaky reference build and checks every
+expectation: a scenario tagged ``@selftest:must-fail`` must be *failed* (not
+broken: broken would mean the lab could not see, not that it caught) with a
+finding that names a host the reference agent sends to and a base64 step in
+its decoding chain; every other scenario must pass or be skipped. Run it after
+setting up capture, before trusting a clean report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from telltale import inventory, paths, runs
+from telltale.errors import TelltaleError
+
+
+@dataclass(frozen=True)
+class Expectation:
+    scenario: str
+    requirement: str
+    expected: str          # "failed" or "passed/skipped"
+    actual: str
+    caught_by: str         # the finding that proves it, or why not
+    ok: bool
+
+
+def _labels(result: dict, name: str) -> list[str]:
+    return [lab["value"] for lab in result.get("labels", []) if lab["name"] == name]
+
+
+def _attachments(node: dict, name: str) -> Iterable[str]:
+    for a in node.get("attachments", []):
+        if a["name"] == name:
+            yield a["source"]
+    for step in node.get("steps", []):
+        yield from _attachments(step, name)
+
+
+def findings_of(result: dict, results_dir: Path) -> list[dict]:
+    out: list[dict] = []
+    for source in _attachments(result, "findings.json"):
+        out += json.loads((results_dir / source).read_text())
+    return out
+
+
+def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str]) -> list[Expectation]:
+    """Pure judgement of one leaky run's Allure results."""
+    out = []
+    for r in sorted(results, key=lambda r: r.get("name", "")):
+        name, status = r.get("name", "?"), r.get("status", "unknown")
+        req = ",".join(_labels(r, "requirement")) or "-"
+        if "must-fail" in _labels(r, "selftest"):
+            proof = [f for f in findings_of(r, results_dir)
+                     if f.get("host") in agent_hosts and "base64" in f.get("location", "")]
+            ok = status == "failed" and bool(proof)
+            why = (f"{proof[0]['canary']} at {proof[0]['host']}: {proof[0]['location']}" if proof
+                   else f"no finding at {', '.join(sorted(agent_hosts))} with a base64 step")
+            out.append(Expectation(name, req, "failed", status, why, ok))
+        else:
+            ok = status in ("passed", "skipped")
+            msg = (r.get("statusDetails") or {}).get("message", "")
+            out.append(Expectation(name, req, "passed/skipped", status, msg.splitlines()[0] if msg else "", ok))
+    return out
+
+
+def table(rows: list[Expectation]) -> str:
+    lines = [f"{'ok':4} {'requirement':12} {'expected':15} {'actual':8} scenario / evidence"]
+    for e in rows:
+        lines.append(f"{'yes' if e.ok else 'NO':4} {e.requirement:12} {e.expected:15} {e.actual:8} "
+                     f"{e.scenario}\n{'':42}{e.caught_by}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
+    from telltale import runner
+
+    lay = paths.layout()
+    inv_file = args.devices_file or str(lay.devices)
+    dev = inventory.load(inv_file).get(args.device, inv_file)
+    if dev.telemetry_agent is None:
+        raise TelltaleError(f"{inv_file}: device {dev.name} has no telemetry_agent: "
+                            "selftest needs the leaky reference build")
+    hosts = {urlsplit(str(u)).hostname for u in (dev.telemetry_agent.pages_url,
+                                                 dev.telemetry_agent.usage_url)}
+    args.no_report = getattr(args, "no_report", False)
+    args.run_id = args.run_id or f"{runs.new_run_id()}-selftest"
+    code = runner.run(args, pytest_args)
+    reports = Path(args.reports) if args.reports else lay.reports
+    results_dir = reports / args.run_id / "allure-results"
+    results = [json.loads(p.read_text()) for p in results_dir.glob("*-result.json")]
+    rows = check(results, results_dir, hosts)
+    print(table(rows))
+    caught = sum(e.ok for e in rows if e.expected == "failed")
+    expected = sum(e.expected == "failed" for e in rows)
+    bad = [e for e in rows if not e.ok]
+    print(f"\nselftest: {caught} of {expected} expected failures caught on {dev.name}; "
+          f"{len(bad)} expectation(s) not met")
+    if not rows:
+        print("selftest: no scenario ran: that is not a pass")
+        return 1
+    if code not in (0, 1):  # 1: requirements failed, as they must here
+        print(f"selftest: the run itself ended with exit code {code}")
+        return 1
+    return 1 if bad else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("selftest", help="run the requirements on the leaky reference build and "
+                       "check that every expected failure is caught")
+    p.add_argument("--device", default="local-chromium-leaky", help="the leaky reference device")
+    p.add_argument("--devices-file", default=None)
+    p.add_argument("--reports", default=None, help="folder of run folders (default reports/)")
+    p.add_argument("--run-id", default=None)
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.set_defaults(func=None, _runner="selftest")

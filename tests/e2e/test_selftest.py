@@ -1,0 +1,67 @@
+"""The suite catches the real case: on the leaky reference build every must-fail requirement
+fails with a finding at the analytics host, naming the canary and the base64 step; the
+compliance run on the clean build (test_compliance_run.py) passes the same features."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from telltale import selftest
+
+from .helpers import ROOT, results
+
+pytestmark = pytest.mark.e2e
+ANALYTICS = {"tracking.intl.miui.com", "sa.api.intl.miui.com"}
+
+
+@pytest.fixture(scope="module")
+def leaky_run(ready, tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    proc = subprocess.run(
+        [sys.executable, "-m", "telltale.cli", "selftest", "--reports", str(reports), "--run-id", "leaky"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return proc, reports / "leaky"
+
+
+def test_selftest_catches_every_expected_failure(leaky_run):
+    proc, run = leaky_run
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    assert "9 of 9 expected failures caught on local-chromium-leaky" in proc.stdout
+    assert (run / "report.html").exists()
+
+
+def test_each_failure_names_the_host_the_canary_and_the_base64_step(leaky_run):
+    _, run = leaky_run
+    res = results(run)
+    must_fail = [r for r in res.values() if "must-fail" in selftest._labels(r, "selftest")]
+    assert len(must_fail) == 9
+    for r in must_fail:
+        assert r["status"] == "failed", r["name"]
+        found = selftest.findings_of(r, run / "allure-results")
+        assert found, r["name"]
+        hit = [f for f in found if f["host"] in ANALYTICS and "base64" in f["chain"]]
+        assert hit, (r["name"], found)
+        assert hit[0]["canary"] and hit[0]["server_ip"].startswith("47.241.")
+        assert "«" in hit[0]["excerpt"], "the excerpt marks the match"
+    ids = next(r for r in must_fail if r["name"].startswith("Device identifiers"))
+    assert {f["canary"] for f in selftest.findings_of(ids, run / "allure-results")} >= {"imei", "serial"}
+
+
+def test_selftest_judgement_rejects_a_broken_scenario(tmp_path):
+    """Broken is not caught: a lab that saw nothing must not pass its selftest."""
+    fake = {"name": "s", "status": "broken", "labels": [{"name": "selftest", "value": "must-fail"}]}
+    (row,) = selftest.check([fake], tmp_path, ANALYTICS)
+    assert not row.ok and row.actual == "broken"
+    clean_fail = {"name": "t", "status": "failed", "labels": []}
+    (row,) = selftest.check([clean_fail], tmp_path, ANALYTICS)
+    assert not row.ok, "an unexpected failure is an unmet expectation"
+
+
+def test_leaky_report_attaches_the_decoded_evidence(leaky_run):
+    _, run = leaky_run
+    r = next(r for r in results(run).values() if r["name"] == "Incognito browsing sends no URLs")
+    (src,) = list(selftest._attachments(r, "findings.json"))
+    rows = json.loads((run / "allure-results" / src).read_text())
+    assert any(row["location"].startswith("request.body base64 > json") for row in rows)
