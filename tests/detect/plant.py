@@ -38,7 +38,7 @@ def pb_field(field: int, payload: bytes) -> bytes:
 
 
 def _json_escape_all(b: bytes) -> bytes:
-    s = "".join(f"\\u{ord(c):04x}" if c.isalnum() and i % 2 else ("\\/" if c == "/" else c)
+    s = "".join(f"\\u{ord(c):04x}" if c.isalnum() and i % 2 else ("\\/" if c == "/" else json.dumps(c)[1:-1])
                 for i, c in enumerate(b.decode()))
     return b'{"v": "' + s.encode() + b'"}'
 
@@ -64,8 +64,9 @@ ENCODERS: dict[str, tuple[Enc, tuple[str, ...]]] = {
     "base64": (lambda b: base64.b64encode(b), ("base64",)),
     "base64_unpadded": (lambda b: base64.b64encode(b).rstrip(b"="), ("base64",)),
     "base64url": (lambda b: base64.urlsafe_b64encode(b).rstrip(b"="), ("base64",)),
-    "base64_in_blob_1": (lambda b: base64.b64encode(b"x" + b + b"tail-bytes"), ("base64",)),
-    "base64_in_blob_2": (lambda b: base64.b64encode(b"xy" + b + b"tail"), ("base64",)),
+    # the value at each of the 3 alignments inside a larger blob (delimited as records are)
+    "base64_in_blob_1": (lambda b: base64.b64encode(b"<" + b + b">tail-bytes"), ("base64",)),
+    "base64_in_blob_2": (lambda b: base64.b64encode(b"<|" + b + b"|>tail"), ("base64",)),
     "base64_in_blob_3": (lambda b: base64.urlsafe_b64encode(b"\xfb\xff\xfe" + b + b"\xff?"), ("base64",)),
     "hex": (lambda b: b.hex().encode(), ("hex",)),
     "hex_upper": (lambda b: b.hex().upper().encode(), ("hex",)),

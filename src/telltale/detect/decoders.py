@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import io
 import json
 import re
 import zlib
@@ -51,7 +50,18 @@ def sniff_compression(data: bytes) -> str | None:
     return None
 
 
-def _inflate(data: bytes, wbits: int, cap: int) -> Decoded:
+def embedded_streams(data: bytes, limit: int = 4) -> list[tuple[str, int]]:
+    """(compression, offset) of gzip/zstd streams starting after offset 0 of a binary blob."""
+    out = []
+    for name, magic in (("gzip", GZIP_MAGIC + b"\x08"), ("zstd", ZSTD_MAGIC)):
+        pos = data.find(magic, 1)
+        while pos > 0 and len(out) < limit:
+            out.append((name, pos))
+            pos = data.find(magic, pos + 1)
+    return out
+
+
+def _inflate(data: bytes, wbits: int, cap: int, strict: bool = False) -> Decoded:
     out = bytearray()
     d = zlib.decompressobj(wbits)
     buf = data
@@ -67,7 +77,7 @@ def _inflate(data: bytes, wbits: int, cap: int) -> Decoded:
                 if wbits == 31 and rest.startswith(GZIP_MAGIC):  # multi-member gzip
                     d, buf = zlib.decompressobj(wbits), rest
                     continue
-                return Decoded(bytes(out))
+                return Decoded(bytes(out), error="trailing data" if strict and rest else None)
             if not buf:
                 out += d.flush(max(0, cap - len(out))) if cap > len(out) else b""
                 return Decoded(bytes(out), error=None if d.eof else "compressed stream ends early")
@@ -88,20 +98,35 @@ def inflate(data: bytes, cap: int) -> Decoded:
 
 
 def inflate_raw(data: bytes, cap: int) -> Decoded:
-    return _inflate(data, -15, cap)
+    """Raw deflate that must end exactly at the end of `data` (it is only ever guessed at)."""
+    return _inflate(data, -15, cap, strict=True)
+
+
+ZSTD_FEED = 512  # input bytes per call: at most ~22 MB of output even for RLE blocks
 
 
 def unzstd(data: bytes, cap: int) -> Decoded:
+    """Frame by frame, fed in small slices so one call cannot exceed the cap by much.
+
+    (The one-shot call trusts the frame header's size; a stream reader loses
+    a frame's output when bytes that are not zstd follow it.)
+    """
     out = bytearray()
     dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+    rest = data
     try:
-        with dctx.stream_reader(io.BytesIO(data), read_across_frames=True) as r:
-            while len(out) < cap:
-                chunk = r.read(min(CHUNK * 16, cap - len(out)))
-                if not chunk:
-                    return Decoded(bytes(out))
-                out += chunk
-        return Decoded(bytes(out), capped=True)
+        while rest.startswith(ZSTD_MAGIC):
+            obj = dctx.decompressobj()
+            pos = 0
+            while not obj.eof and pos < len(rest):
+                out += obj.decompress(rest[pos:pos + ZSTD_FEED])
+                pos += ZSTD_FEED
+                if len(out) >= cap:
+                    return Decoded(bytes(out[:cap]), capped=True)
+            if not obj.eof:
+                return Decoded(bytes(out), error="compressed stream ends early")
+            rest = obj.unused_data + rest[pos:]
+        return Decoded(bytes(out))
     except zstandard.ZstdError as e:
         return Decoded(bytes(out), error=str(e))
 
@@ -131,22 +156,19 @@ DECOMPRESSORS = {"gzip": gunzip, "x-gzip": gunzip, "deflate": inflate, "br": unb
 
 CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 PCT = re.compile(rb"%[0-9A-Fa-f]{2}")
-HEX = re.compile(rb"(?:[0-9a-f]{2})+|(?:[0-9A-F]{2})+")
+HEX_DIGITS = re.compile(rb"[0-9a-f]+|[0-9A-F]+")
 
 
 @functools.cache
 def _b64_run_re(min_len: int) -> re.Pattern[bytes]:
-    return re.compile(rb"[A-Za-z0-9+/_-]{%d,}={0,2}" % min_len)
+    return re.compile(rb"[A-Za-z0-9+/_-]{%d,}={0,2}" % max(1, min_len - 2))
 
 
 def blob_runs(data: bytes, min_len: int) -> Iterator[bytes]:
-    """Runs of base64-alphabet characters long enough to hide a value (hex runs included)."""
+    """Runs of base64-alphabet characters (padding counted) long enough to hide a value; hex too."""
     for m in _b64_run_re(min_len).finditer(data):
-        yield m.group()
-
-
-def is_hex(run: bytes) -> bool:
-    return HEX.fullmatch(run) is not None
+        if m.end() - m.start() >= min_len:
+            yield m.group()
 
 
 def b64decode(run: bytes, cap: int) -> Decoded:
@@ -181,7 +203,8 @@ def looks_text(data: bytes) -> bool:
     try:
         text = sample.decode("utf-8")
     except UnicodeDecodeError as e:
-        if e.start < len(sample) - 4:  # not just a character cut at the sample's end
+        cut = len(data) > len(sample) and e.reason == "unexpected end of data"
+        if not cut:  # only a character cut at the sample's end is forgiven
             return False
         text = sample[: e.start].decode("utf-8")
     if not text:
@@ -229,10 +252,7 @@ _EMBEDDED = re.compile(r'[{\[]\s*"')
 
 def embedded_json(data: bytes, max_leaves: int, max_tries: int = 8) -> list[tuple[str, str]] | None:
     """Leaves of JSON objects inside a larger text (`data={...}`, log lines): escapes undone."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
+    text = data.decode("utf-8", "surrogateescape")
     decoder = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
     out: list[tuple[str, str]] = []
     pos = 0
@@ -250,7 +270,9 @@ def embedded_json(data: bytes, max_leaves: int, max_tries: int = 8) -> list[tupl
     return out or None
 
 
-FORM = re.compile(rb"[\w.\-\[\]%*]{1,64}=[^&\s]*(?:&[\w.\-\[\]%*]{1,64}=[^&\s]*)*&?")
+PADDED_B64 = re.compile(rb"[A-Za-z0-9+/_-]+={1,2}")
+_NAME = rb"[A-Za-z_][\w.\-\[\]%*]{0,39}"
+FORM = re.compile(rb"%s=(?:[^&=\s][^&\s]*)?(?:&%s=(?:[^&=\s][^&\s]*)?)*&?" % (_NAME, _NAME))
 
 
 def form_fields(data: bytes, declared: bool) -> list[tuple[bytes, bytes, bytes]] | None:
@@ -259,7 +281,7 @@ def form_fields(data: bytes, declared: bool) -> list[tuple[bytes, bytes, bytes]]
     Undeclared, a body is taken for a form only if all of it reads as one, and
     not if it is a single name with an empty value (that is padded base64).
     """
-    if not declared and (len(data) > (1 << 20) or not FORM.fullmatch(data)):
+    if not declared and (len(data) > (1 << 20) or not FORM.fullmatch(data) or PADDED_B64.fullmatch(data)):
         return None
     out = []
     for pair in data.split(b"&"):

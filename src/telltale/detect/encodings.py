@@ -28,9 +28,12 @@ class Variant:
     pattern: bytes
     caseless: bool
     encoding: str  # "plain" or a step name: url, url2, base64, base64url, hex, json, md5, ...
+    # base64 fragments leave out the bits of the value's first and last characters that
+    # share a base64 character with their neighbours: (value bytes, alignment) to check them
+    check: tuple[bytes, int] | None = None
 
 
-def _b64_fragments(raw: bytes) -> Iterator[bytes]:
+def _b64_fragments(raw: bytes) -> Iterator[tuple[int, bytes]]:
     """The base64 text of `raw` in each of the 3 alignments it can have inside a larger blob.
 
     Encoding k filler bytes before `raw` and keeping only the characters made
@@ -44,7 +47,24 @@ def _b64_fragments(raw: bytes) -> Iterator[bytes]:
         last = (8 * (k + n)) // 6
         frag = enc[first:last]
         if len(frag) >= MIN_B64_LEN:
-            yield frag
+            yield k, frag
+
+
+def b64_confirm(data: bytes, start: int, raw: bytes, k: int) -> bool:
+    """Whether the base64 text around a fragment found at `start` decodes to all of `raw`."""
+    g = start - -(-8 * k // 6)  # where the 3-byte group holding raw's first byte begins
+    need = -(-8 * (k + len(raw)) // 6)
+    if g < 0 or g + need > len(data):
+        return False
+    chunk = data[g:g + need].translate(_URLSAFE_TO_STD)
+    try:
+        decoded = base64.b64decode(chunk + b"A" * (-len(chunk) % 4))
+    except ValueError:
+        return False
+    return decoded[k:k + len(raw)] == raw
+
+
+_URLSAFE_TO_STD = bytes.maketrans(b"-_", b"+/")
 
 
 def _url_forms(s: str) -> set[str]:
@@ -95,11 +115,11 @@ def variants(canary: Canary) -> list[Variant]:
     out: list[Variant] = []
     seen: set[tuple[bytes, bool]] = set()
 
-    def add(pattern: bytes, caseless: bool, encoding: str) -> None:
+    def add(pattern: bytes, caseless: bool, encoding: str, check: tuple[bytes, int] | None = None) -> None:
         key = (pattern.lower() if caseless else pattern, caseless)
         if pattern and key not in seen:
             seen.add(key)
-            out.append(Variant(pattern, caseless, encoding))
+            out.append(Variant(pattern, caseless, encoding, check))
 
     texts = identifier_forms(canary.value) if canary.kind == "identifier" else [canary.value]
     for text in texts:
@@ -113,9 +133,9 @@ def variants(canary: Canary) -> list[Variant]:
         add(raw.hex().encode(), True, "hex")
         cased = [raw] + [c for c in (raw.lower(),) if c != raw]
         for r in cased:
-            for frag in _b64_fragments(r):
-                add(frag, False, "base64")
-                add(frag.translate(bytes.maketrans(b"+/", b"-_")), False, "base64url")
+            for k, frag in _b64_fragments(r):
+                add(frag, False, "base64", (r, k))
+                add(frag.translate(bytes.maketrans(b"+/", b"-_")), False, "base64url", (r, k))
     if canary.kind == "identifier":
         for v in _hash_variants(canary.value):
             add(v.pattern, v.caseless, v.encoding)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import hyperscan
 
-from telltale.detect.encodings import variants
+from telltale.detect.encodings import b64_confirm, variants
 from telltale.detect.model import Canary
 
 
@@ -34,7 +34,8 @@ class Matcher:
         by_key: dict[tuple[bytes, bool], int] = {}
         patterns: list[bytes] = []
         flags: list[int] = []
-        meaning: list[list[tuple[int, str]]] = []  # pattern id -> (canary, encoding) it stands for
+        # pattern id -> (canary, encoding, check) it stands for
+        meaning: list[list[tuple[int, str, tuple[bytes, int] | None]]] = []
         lengths: list[int] = []
         for ci, c in enumerate(self.canaries):
             for v in variants(c):
@@ -48,7 +49,7 @@ class Matcher:
                     meaning.append([])
                     lengths.append(len(v.pattern))
                 if all(m[0] != ci for m in meaning[pid]):
-                    meaning[pid].append((ci, v.encoding))
+                    meaning[pid].append((ci, v.encoding, v.check))
         self.pattern_count = len(patterns)
         self._meaning = meaning
         self._lengths = lengths
@@ -80,7 +81,8 @@ class Matcher:
         hits = []
         for pid, end in self.scan_ids(data):
             start = end - self._lengths[pid]
-            for ci, enc in self._meaning[pid]:
-                hits.append(Hit(ci, enc, start, end))
+            for ci, enc, check in self._meaning[pid]:
+                if check is None or b64_confirm(data, start, *check):
+                    hits.append(Hit(ci, enc, start, end))
         hits.sort(key=lambda h: (h.start, h.canary))
         return hits

@@ -102,9 +102,7 @@ def _try_headerless(view: View, budget: Budget) -> list[Child] | None:
     cap = min(budget.limits.max_output, budget.bytes_left)
     for name, fn in (("br", dec.unbrotli), ("deflate", dec.inflate_raw)):
         d = fn(view.data, cap)
-        if d.data and (d.capped or not d.error) and (d.capped or dec.looks_text(d.data)
-                                                     or dec.sniff_compression(d.data)
-                                                     or dec.protobuf_fields(d.data)):
+        if d.data and (d.capped or not d.error):  # a whole, valid stream: noise rarely is one
             _decoded(view, d, name, budget)
             return [Child(d.data, name, name, content_type=view.content_type)]
     return None
@@ -129,37 +127,73 @@ def _url_children(data: bytes, limits: Limits) -> list[Child]:
     return out
 
 
-def _b64_child(run: bytes, cap: int) -> tuple[dec.Decoded, str]:
-    if dec.is_hex(run):
-        return dec.hexdecode(run, cap), "hex"
+def _score(d: dec.Decoded) -> float:
+    """How much a decode looks like data rather than noise: magic bytes, else printable share."""
+    if not d.data:
+        return -1.0
+    if dec.sniff_compression(d.data):
+        return 2.0
+    sample = d.data[:512]
+    ok = [32 <= b < 127 or b in (9, 10, 13) for b in sample]
+    lead = ok.index(False) if False in ok else len(ok)  # text that starts right: the blob's start
+    return (lead + sum(ok)) / (2 * len(sample))
+
+
+def _b64_decodes(run: bytes, cap: int) -> list[tuple[dec.Decoded, str]]:
+    """Decode a blob as it starts; if that is not clearly data, also the other alignment that is.
+
+    A run of base64 characters may start with a few that are not the blob's
+    (a path's `v1/`, a word before it): then one of the 3 other starts gives
+    more text or compressed data. Binary (protobuf, raw deflate) looks no
+    better in any alignment, so the first decode is always kept too.
+    """
+    out: list[tuple[dec.Decoded, str]] = []
+    if dec.HEX_DIGITS.fullmatch(run):
+        if len(run) % 2 == 0:
+            out.append((dec.hexdecode(run, cap), "hex"))
+        else:  # one character too many: a neighbour (a length byte, a word) joined the run
+            out += [(dec.hexdecode(run[1:], cap), "hex"), (dec.hexdecode(run[:-1], cap), "hex")]
+        if len(run) >= 16:
+            return out
     first = dec.b64decode(run, cap)
-    if first.data and (dec.looks_text(first.data) or dec.sniff_compression(first.data)):
-        return first, "base64"
-    for skip in (1, 2, 3):  # the run may begin with a few characters that are not the blob's
-        d = dec.b64decode(run[skip:], cap)
-        if d.data and (dec.looks_text(d.data) or dec.sniff_compression(d.data)):
-            return d, "base64"
-    return first, "base64"
+    out.append((first, "base64"))
+    if _score(first) < 0.95 and len(run) < 65536:
+        best, best_score = None, -0.5
+        for skip in (1, 2, 3):
+            d = dec.b64decode(run[skip:], cap)
+            sc = _score(d)
+            if sc > best_score:
+                best, best_score = d, sc
+        if best is not None:
+            out.append((best, "base64"))
+    return out
 
 
 def _leaf_children(view: View, budget: Budget, text: bool) -> list[Child]:
     data, out = view.data, []
-    if text and b"\\" in data and b'"' in data:  # escaped JSON inside other text: undo the escapes
+    if b"\\" in data and b'"' in data:  # escaped JSON inside other text or bytes: undo the escapes
         for p, v in dec.embedded_json(data, MAX_LEAVES) or ():
             out.append(Child(v.encode("utf-8", "surrogatepass"), f"json {p}", "json"))
     if dec.PCT.search(data):
-        plus = b"=" in data and b"&" in data
-        decoded = dec.urldecode(data, plus=plus)
-        if decoded != data:
-            out.append(Child(decoded, "urldecode", "url"))
+        # "+" is a space in forms and a "+" in URL-encoded base64: when present, take both readings
+        for plus in (False, True) if b"+" in data else (False,):
+            decoded = dec.urldecode(data, plus=plus)
+            if decoded != data:
+                out.append(Child(decoded, "urldecode", "url"))
+    if not text:  # a gzip or zstd stream inside a binary container: found by its magic
+        for name, off in dec.embedded_streams(data):
+            d = dec.DECOMPRESSORS[name](data[off:], min(budget.limits.max_output, budget.bytes_left))
+            if d.data:
+                _decoded(view, d, name, budget)
+                out.append(Child(d.data, f"{name}@{off}", name))
     for n, run in enumerate(dec.blob_runs(data, budget.limits.min_blob)):
         if n >= MAX_BLOBS_PER_VIEW:
             budget.note(f"{view.location}: more than {MAX_BLOBS_PER_VIEW} encoded blobs; the rest not decoded")
             break
-        d, step = _b64_child(run, min(budget.limits.max_output, budget.bytes_left))
-        if d.data:
-            _decoded(view, d, step, budget)
-            out.append(Child(d.data, step, step))
+        for d, step in _b64_decodes(run, min(budget.limits.max_output, budget.bytes_left)):
+            if d.data:
+                _decoded(view, d, step, budget)
+                out.append(Child(d.data, step, step))
     return out
 
 
@@ -195,12 +229,18 @@ def expand(view: View, budget: Budget) -> list[Child]:
                     for p, v in leaves]
         fields = dec.form_fields(data, "x-www-form-urlencoded" in view.content_type.lower())
         if fields:
-            return [Child(value, f"form {name.decode('utf-8', 'replace')}", "form", raw == value)
-                    for name, raw, value in fields]
-    if not text or dec.CONTROL.search(data):  # protobuf of mostly strings can pass for text
-        pb = dec.protobuf_fields(data)
-        if pb:
-            return [Child(v, f"protobuf {n}", "protobuf", transparent=True) for n, v in pb]
+            out = []
+            for name, raw, value in fields:
+                label = f"form {name.decode('utf-8', 'replace')}"
+                if len(name) >= budget.limits.min_blob:  # a long name can be data too
+                    out.append(Child(name, label + " (name)", "form", False))
+                out.append(Child(value, label, "form", raw == value))
+            return out
+    pb = dec.protobuf_fields(data)
+    if pb:
+        fields = [Child(v, f"protobuf {n}", "protobuf", transparent=True) for n, v in pb]
+        # protobuf of strings can pass for text, and text can pass for protobuf: read text both ways
+        return fields + _leaf_children(view, budget, text) if text else fields
     if not text:
         found = _try_headerless(view, budget)
         if found is not None:

@@ -1,0 +1,73 @@
+"""Property: any value through any chain of encodings is found; any other value is not."""
+
+from __future__ import annotations
+
+import os
+import string
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from plant import ENCODERS, http_flow, raw_flow, ws_flow
+
+from telltale.detect import Canary, Detector
+
+ANY_BYTES = ["base64", "base64_unpadded", "base64url", "base64_in_blob_1", "base64_in_blob_2",
+             "base64_in_blob_3", "hex", "hex_upper", "url", "url_plus", "url_twice", "gzip", "zlib",
+             "raw_deflate", "brotli", "zstd", "protobuf", "multipart"]
+TEXT_ONLY = ["json_field", "json_escaped", "form"]
+
+# Canaries are fresh tokens, possibly inside a URL or a phrase: a random core of 8+ characters
+# (a value that compresses to a handful of bytes is no canary).
+_core = st.text(alphabet=string.ascii_letters + string.digits, min_size=8, max_size=16) \
+    .filter(lambda s: len(set(s)) >= 5)
+_around = st.text(alphabet=string.ascii_letters + string.digits + "-_.:/?=& ", max_size=16)
+values = st.tuples(_around, _core, _around).map("".join).map(str.strip)
+chains = st.lists(st.sampled_from(ANY_BYTES + TEXT_ONLY), min_size=1, max_size=4)
+carriers = st.sampled_from(["body", "body-declared", "websocket", "tcp"])
+
+
+def _through(value: bytes, chain: list[str]) -> bytes:
+    prev = None
+    for step in chain:
+        if step.startswith("base64_in_blob") and prev in ("zlib", "raw_deflate", "brotli"):
+            step = "base64"  # a magic-less stream after other bytes cannot be told from noise
+        prev = step
+        if step in TEXT_ONLY:
+            try:
+                value.decode("utf-8")
+            except UnicodeDecodeError:
+                value = ENCODERS["base64"][0](value)
+        value = ENCODERS[step][0](value)
+    return value
+
+
+def _carry(data: bytes, carrier: str, chain: list[str]):
+    if carrier == "websocket":
+        return ws_flow([b"hi", data])
+    if carrier == "tcp":
+        return raw_flow("tcp", [data])
+    headers = {}
+    if carrier == "body-declared" and chain[-1] in ("gzip", "brotli", "zstd", "zlib"):
+        headers["content-encoding"] = {"gzip": "gzip", "brotli": "br", "zstd": "zstd", "zlib": "deflate"}[chain[-1]]
+    return http_flow(body=data, headers=headers)
+
+
+SETTINGS = settings(max_examples=int(os.environ.get("TELLTALE_HYPOTHESIS_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(value=values, chain=chains, carrier=carriers)
+def test_value_through_any_chain_is_found(value, chain, carrier):
+    det = Detector.build([Canary("c", value)])
+    flow = _carry(_through(value.encode(), chain), carrier, chain)
+    found = det.scan_flow(flow)
+    assert found, f"{value!r} through {chain} in {carrier}"
+    assert {f.canary for f in found} == {"c"}
+
+
+@SETTINGS
+@given(value=values, other=values, chain=chains)
+def test_other_value_through_the_same_chain_is_not_found(value, other, chain):
+    assume(value.lower() not in other.lower())
+    det = Detector.build([Canary("c", value)])
+    assert det.scan_flow(_carry(_through(other.encode(), chain), "body", chain)) == []
