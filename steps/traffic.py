@@ -28,11 +28,13 @@ def _verdict(result: judge.LeakCheck, what: str) -> None:
 
 @then("the capture saw the device's own requests")
 def capture_saw_actions(capture_window: Window) -> None:
+    """The positive control: the requests the scenario's own actions cause were captured, else broken."""
     capture_window.traffic()
 
 
 @then("no other host received the visited URL")
 def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, visited: Visit) -> None:
+    """The visited URL, its host or its path reached no host but the visited one, in any encoding."""
     traffic = capture_window.traffic()
     result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_host(visited.host))
     _verdict(result, f"the visited URL of {visited.host} reached other hosts")
@@ -40,6 +42,7 @@ def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, vi
 
 @then("no third party received the search term")
 def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, searched: Visit) -> None:
+    """The search term reached no host outside the engine's registrable domain, in any encoding."""
     traffic = capture_window.traffic()
     result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
     _verdict(result, f"the search term typed on {searched.host} reached third parties")

@@ -66,7 +66,8 @@ def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str]) -> 
         else:
             ok = status in ("passed", "skipped")
             msg = (r.get("statusDetails") or {}).get("message", "")
-            out.append(Expectation(name, req, "passed/skipped", status, msg.splitlines()[0] if msg else "", ok))
+            first = msg.splitlines()[0] if msg else ""
+            out.append(Expectation(name, req, "passed/skipped", status, first, ok))
     return out
 
 
