@@ -27,11 +27,11 @@ carriers = st.sampled_from(["body", "body-declared", "websocket", "tcp"])
 
 
 def _through(value: bytes, chain: list[str]) -> bytes:
-    prev = None
+    magicless = False
     for step in chain:
-        if step.startswith("base64_in_blob") and prev in ("zlib", "raw_deflate", "brotli"):
-            step = "base64"  # a magic-less stream after other bytes cannot be told from noise
-        prev = step
+        if step.startswith("base64_in_blob") and magicless:
+            step = "base64"  # a stream with no magic, after other bytes, cannot be told from noise
+        magicless = magicless or step in ("raw_deflate", "brotli")
         if step in TEXT_ONLY:
             try:
                 value.decode("utf-8")

@@ -51,9 +51,10 @@ def sniff_compression(data: bytes) -> str | None:
 
 
 def embedded_streams(data: bytes, limit: int = 4) -> list[tuple[str, int]]:
-    """(compression, offset) of gzip/zstd streams starting after offset 0 of a binary blob."""
+    """(compression, offset) of gzip/zstd/zlib streams starting after offset 0 of a binary blob."""
     out = []
-    for name, magic in (("gzip", GZIP_MAGIC + b"\x08"), ("zstd", ZSTD_MAGIC)):
+    for name, magic in (("gzip", GZIP_MAGIC + b"\x08"), ("zstd", ZSTD_MAGIC), ("deflate", b"\x78\x9c"),
+                        ("deflate", b"\x78\xda"), ("deflate", b"\x78\x01"), ("deflate", b"\x78\x5e")):
         pos = data.find(magic, 1)
         while pos > 0 and len(out) < limit:
             out.append((name, pos))
