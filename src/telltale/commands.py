@@ -38,11 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", nargs="?", help="run folder (default reports/latest)")
     p.set_defaults(func=_report)
 
-    from telltale import lint, runner, selftest
+    from telltale import bundle, lint, runner, selftest
 
     runner.register(sub)
     selftest.register(sub)
     lint.register(sub)
+    bundle.register(sub)
 
     try:
         from telltale.detect import cli as detect_cli

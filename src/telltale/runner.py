@@ -9,12 +9,13 @@ and reads its Allure results.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from telltale import inventory, paths, report, runs
+from telltale import bundle, inventory, paths, report, runs
 from telltale.errors import TelltaleError
 
 SUITE = "steps/test_requirements.py"
@@ -43,10 +44,14 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         except TelltaleError as e:
             print(f"telltale run: report not made: {e}", file=sys.stderr)
             code = code or 2
+    key = args.signing_key or os.environ.get("TELLTALE_SIGNING_KEY")
+    manifest = bundle.write_manifest(run_dir, lay.root, Path(key) if key else None)
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no results"
     print(f"telltale run: {summary} in {suite_s:.1f} s; results {run_dir / 'allure-results'}")
     if html:
         print(f"telltale run: report {html}")
+    print(f"telltale run: evidence manifest {manifest}{' (signed)' if key else ''}; "
+          f"check it with `telltale verify {run_dir}`")
     if code == 5:
         print("telltale run: no scenario ran (pytest exit 5): that is not a pass", file=sys.stderr)
     return code
@@ -60,4 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reports", default=None, help="folder of run folders (default reports/)")
     p.add_argument("--run-id", default=None, help="name of the run folder (default: time + random)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--signing-key", default=None,
+                   help="Ed25519 key (PEM) to sign the evidence manifest (or TELLTALE_SIGNING_KEY)")
     p.set_defaults(func=None, _runner=True)

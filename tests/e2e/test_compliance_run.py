@@ -156,3 +156,11 @@ def test_report_renders_and_makes_no_request_when_opened(compliance_run, ready, 
     dom, flows = _open_in_chromium(html, ready, tmp_path)
     assert "Telltale compliance" in dom and "browser-privacy" in dom
     assert _page_requests(flows) == []
+
+
+def test_run_folder_is_a_bundle_that_verifies(compliance_run):
+    _, reports, _ = compliance_run
+    proc = subprocess.run([sys.executable, "-m", "telltale.cli", "verify", str(reports / "r1")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "verify: OK" in proc.stdout
