@@ -17,6 +17,8 @@ from mitmproxy.addons.savehar import SaveHar
 from mitmproxy.flow import Flow
 from mitmproxy.utils import strutils
 
+from telltale import redact as redaction
+
 KEPT_ENCODING = "x-telltale-content-encoding"
 
 
@@ -28,13 +30,15 @@ def _as_sent(f: http.HTTPFlow) -> http.HTTPFlow:
     return f
 
 
-def window_har(flows: Sequence[Flow]) -> bytes:
-    """HAR 1.2 of a window's HTTP flows, bodies as sent.
+def window_har(flows: Sequence[Flow], redact: bool = True) -> bytes:
+    """HAR 1.2 of a window's HTTP flows, bodies as sent, credentials redacted unless told not to.
 
     A request body that is compressed or binary goes in base64 (marked with
     ``_encoding``, as HAR does for responses), so the evidence is byte-exact.
     """
     http_flows = [_as_sent(f) for f in flows if isinstance(f, http.HTTPFlow)]
+    if redact:
+        http_flows = redaction.flows(http_flows)
     har = SaveHar().make_har(http_flows)
     for f, entry in zip(http_flows, har["log"]["entries"], strict=True):
         raw = f.request.raw_content or b""

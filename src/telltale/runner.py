@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from telltale import bundle, inventory, paths, report, runs
+from telltale import redact as redaction
 from telltale.errors import TelltaleError
 
 SUITE = "steps/test_requirements.py"
@@ -29,13 +30,19 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     reports.mkdir(parents=True, exist_ok=True)
     run_dir = runs.create(reports, args.run_id)
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "pytest", SUITE, "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-p", "no:cacheprovider",
            f"--alluredir={run_dir / 'allure-results'}", f"--telltale-run-dir={run_dir}",
-           f"--device={args.device}", f"--devices-file={inv_file}", *pytest_args]
+           f"--device={args.device}", f"--devices-file={inv_file}",
+           *(["--no-redact"] if args.no_redact else []), *pytest_args]
     print(f"telltale run: {run_dir} on {args.device}", flush=True)
     code = subprocess.call(cmd, cwd=lay.root)
     suite_s = time.monotonic() - started
     runs.point_latest(reports, run_dir)
+    if not args.no_redact:
+        for cap in sorted((run_dir / "captures").glob("*.mitm")):
+            total, cut = redaction.capture_file(cap)
+            if cut:
+                print(f"telltale run: {cap.name}: credentials redacted in {cut} of {total} flows")
     counts = runs.statuses(run_dir / "allure-results")
     html = None
     if not args.no_report:
@@ -65,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reports", default=None, help="folder of run folders (default reports/)")
     p.add_argument("--run-id", default=None, help="name of the run folder (default: time + random)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("--no-redact", action="store_true",
+                   help="keep credentials (cookies, Authorization, passwords) in the evidence: internal runs")
+    p.add_argument("--suite", default=None, help=f"module binding the features (default {SUITE})")
     p.add_argument("--signing-key", default=None,
                    help="Ed25519 key (PEM) to sign the evidence manifest (or TELLTALE_SIGNING_KEY)")
     p.set_defaults(func=None, _runner=True)

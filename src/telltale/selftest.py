@@ -92,6 +92,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
                                                  dev.telemetry_agent.usage_url)}
     args.no_report = getattr(args, "no_report", False)
     args.signing_key = None
+    args.no_redact, args.suite = False, None
     args.run_id = args.run_id or f"{runs.new_run_id()}-selftest"
     code = runner.run(args, pytest_args)
     reports = Path(args.reports) if args.reports else lay.reports

@@ -71,6 +71,7 @@ class Window:
     proxy: CaptureProxy
     id: str
     settle: float = 0.0  # seconds to keep capturing after the last action (late telemetry)
+    redact: bool = True  # credentials out of the evidence this window attaches
     visits: list[Visit] = field(default_factory=list)
     _traffic: WindowTraffic | None = None
 

@@ -52,7 +52,7 @@ class CaptureProxy:
 
     def __init__(self, name: str, folder: Path, confdir: Path, upstream: str = "offline",
                  host: str = "127.0.0.1", port: int = 0, settle: float = 5.0,
-                 hosts: dict[str, str] | None = None) -> None:
+                 hosts: dict[str, str] | None = None, log_dir: Path | None = None) -> None:
         if host not in LOOPBACK:
             raise SetupError(
                 f"capture proxy for {name}: binding to {host} needs proxy authentication, "
@@ -66,7 +66,8 @@ class CaptureProxy:
         self.incarnation = 0
         self.capture: Path | None = None
         self.captures: list[Path] = []
-        self.log = folder / f"{name}-proxy.log"
+        # Operational logs are not evidence (they may echo what the harness typed): kept apart.
+        self.log = (log_dir or folder) / f"{name}-proxy.log"
         self._open: tuple[str, int] | None = None
 
     @property
