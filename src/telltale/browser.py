@@ -8,6 +8,7 @@ with the capture proxy as the browser's only way out.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -68,13 +69,15 @@ class Visit:
 class Browser:
     """One Appium session on one device, started lazily in the mode a scenario asks for."""
 
-    def __init__(self, device: Device, appium_url: str, proxy_url: str) -> None:
+    def __init__(self, device: Device, appium_url: str, proxy_url: str,
+                 on_start: Callable[[str], None] | None = None) -> None:
         if device.platform != "chromium":
             raise SetupError(f"device {device.name}: platform {device.platform} has no browser "
                              "profile in this version (only chromium)")
         self.device, self.appium_url, self.proxy_url = device, appium_url, proxy_url
         self.driver: webdriver.Remote | None = None
         self.incognito: bool | None = None
+        self.on_start = on_start
 
     def __repr__(self) -> str:
         mode = {None: "not started", True: "incognito", False: "normal"}[self.incognito]
@@ -92,10 +95,19 @@ class Browser:
         except WebDriverException as e:
             raise SetupError(f"device {self.device.name}: Appium session failed: {e.msg}") from e
         self.incognito = incognito
+        if self.on_start is not None:
+            self.on_start(self.build())
         actual = self.command_line_has("--incognito")
         if actual != incognito:
             raise SetupError(f"device {self.device.name}: browser asked for incognito={incognito} "
                              f"but runs with incognito={actual}")
+
+    def build(self) -> str:
+        """What the device says it runs (from the session's capabilities)."""
+        caps = self.driver.capabilities or {}
+        parts = [caps.get("browserName"), caps.get("browserVersion") or caps.get("version"),
+                 caps.get("platformName"), caps.get("appium:platformVersion")]
+        return " ".join(str(p) for p in parts if p)
 
     def command_line_has(self, flag: str) -> bool:
         """Read the browser's real command line from chrome://version (never goes through the proxy)."""

@@ -55,7 +55,7 @@ def findings_table(rows: Iterable[dict]) -> str:
     rows = list(rows)
     if not rows:
         return "no findings\n"
-    cols = ["canary", "host", "server_ip", "location", "flow", "excerpt"]
+    cols = ["canary", "host", "server_ip", "location", "excerpt", "flow"]
     cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in cols] for r in rows]
     widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
 

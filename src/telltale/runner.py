@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from telltale import bundle, inventory, paths, report, runs
+from telltale import bundle, inventory, matrix, paths, report, runs
 from telltale import redact as redaction
 from telltale.errors import TelltaleError
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     reports.mkdir(parents=True, exist_ok=True)
     run_dir = runs.create(reports, args.run_id)
     started = time.monotonic()
-    cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-p", "no:cacheprovider", "--tb=short",
            f"--alluredir={run_dir / 'allure-results'}", f"--telltale-run-dir={run_dir}",
            f"--device={args.device}", f"--devices-file={inv_file}",
            *(["--no-redact"] if args.no_redact else []), *pytest_args]
@@ -44,6 +44,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             if cut:
                 print(f"telltale run: {cap.name}: credentials redacted in {cut} of {total} flows")
     counts = runs.statuses(run_dir / "allure-results")
+    matrix.write(run_dir)
     html = None
     if not args.no_report:
         try:

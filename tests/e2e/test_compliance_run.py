@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from telltale.browser import QUIET_ARGS
 from telltale.capture import store
-from telltale.capture.proxy import CaptureProxy
 
-from .helpers import ROOT, labels
+from .helpers import ROOT, labels, open_in_chromium, page_requests
 
 pytestmark = pytest.mark.e2e
 
@@ -106,56 +104,20 @@ def test_run_leaves_no_process_and_no_browser_profile(compliance_run):
     assert _telltale_tmp() - before == set()
 
 
-# Chromium's own housekeeping (FACTS.md), not caused by any page: such requests carry
-# no fetch metadata or Sec-Fetch-Site "none", while whatever a page loads says where
-# it came from (cross-site, same-origin...).
-BROWSER_OWN = ("update.googleapis.com/service/update2", "clients2.google.com/time/",
-               "accounts.google.com/ListAccounts")
-
-
-def _open_in_chromium(html: Path, ready, tmp_path: Path) -> tuple[str, list]:
-    """Open a local file in headless Chromium whose only way out is a capture proxy."""
-    proxy = CaptureProxy("viewer", tmp_path / "viewer", ready.mitmproxy_conf)
-    proxy.start()
-    try:
-        proxy.open_window("open")
-        dom = subprocess.run(
-            ["/usr/bin/chromium", *QUIET_ARGS, f"--user-data-dir={tmp_path / 'profile'}",
-             f"--proxy-server={proxy.url}", "--proxy-bypass-list=<-loopback>",
-             "--virtual-time-budget=15000", "--dump-dom", html.as_uri()],
-            capture_output=True, text=True, timeout=120,
-            env={**os.environ, "HOME": str(ready.browser_home)})  # trusts the capture CA
-        span = proxy.close_window()
-    finally:
-        proxy.stop()
-    assert span.tls_failures == ()
-    return dom.stdout, list(store.read_flows(span.capture))
-
-
-def _page_requests(flows) -> list[str]:
-    out = []
-    for f in flows:
-        url = f.request.pretty_url
-        own = any(marker in url for marker in BROWSER_OWN)
-        if not own or f.request.headers.get("sec-fetch-site", "none") != "none":
-            out.append(url)
-    return out
-
-
 def test_viewer_sees_what_a_page_requests(ready, tmp_path):
     """The check below could fail: a page that loads one remote image is caught."""
     page = tmp_path / "planted.html"
     page.write_text('<html><body>planted<img src="https://cdn.example.org/pixel.png"></body></html>')
-    _, flows = _open_in_chromium(page, ready, tmp_path)
-    assert _page_requests(flows) == ["https://cdn.example.org/pixel.png"]
+    _, flows = open_in_chromium(page.as_uri(), ready, tmp_path)
+    assert page_requests(flows) == ["https://cdn.example.org/pixel.png"]
 
 
 def test_report_renders_and_makes_no_request_when_opened(compliance_run, ready, tmp_path):
     _, reports, _ = compliance_run
     html = (reports / "latest" / "report.html").resolve()
-    dom, flows = _open_in_chromium(html, ready, tmp_path)
+    dom, flows = open_in_chromium(html.as_uri(), ready, tmp_path)
     assert "Telltale compliance" in dom and "browser-privacy" in dom
-    assert _page_requests(flows) == []
+    assert page_requests(flows) == []
 
 
 def test_run_folder_is_a_bundle_that_verifies(compliance_run):

@@ -10,7 +10,7 @@ import pytest
 
 from telltale import selftest
 
-from .helpers import ROOT, results
+from .helpers import ROOT, open_in_chromium, page_requests, results
 
 pytestmark = pytest.mark.e2e
 ANALYTICS = {"tracking.intl.miui.com", "sa.api.intl.miui.com"}
@@ -65,3 +65,22 @@ def test_leaky_report_attaches_the_decoded_evidence(leaky_run):
     (src,) = list(selftest._attachments(r, "findings.json"))
     rows = json.loads((run / "allure-results" / src).read_text())
     assert any(row["location"].startswith("request.body base64 > json") for row in rows)
+
+
+def test_report_shows_the_failed_requirement_with_its_evidence_and_phones_nowhere(leaky_run, ready,
+                                                                                   tmp_path):
+    _, run = leaky_run
+    html = (run / "report.html").read_text()
+    failed = next(r for r in results(run).values() if r["name"] == "Incognito browsing sends no URLs")
+    # Allure's report id of that test result is in the page's data index.
+    import re
+
+    ids = re.findall(r'data/test-results/([0-9a-f]+)\.json","([A-Za-z0-9+/=]+)"', html)
+    import base64 as b64
+
+    (rid,) = [i for i, blob in ids if json.loads(b64.b64decode(blob)).get("name") == failed["name"]]
+    dom, flows = open_in_chromium(f"{(run / 'report.html').as_uri()}#/{rid}", ready, tmp_path)
+    assert "Incognito browsing sends no URLs" in dom
+    assert "tracking.intl.miui.com" in dom and "request.body base64 &gt; json $.url" in dom
+    assert "GDPR-Art.5(1)(c)" in dom, "the regulation clause is shown"
+    assert page_requests(flows) == []

@@ -28,7 +28,8 @@ def test_diff_of_two_releases(tmp_path):
     assert [c["requirement"] for c in out["fixed"]] == ["R1"]
     assert [c["requirement"] for c in out["new_failures"]] == ["R2"]
     assert [c["requirement"] for c in out["still_failing"]] == ["R3"]
-    assert [(c["requirement"], c["old"], c["new"]) for c in out["newly_broken"]] == [("R4", "passed", "broken")]
+    broken = [(c["requirement"], c["old"], c["new"]) for c in out["newly_broken"]]
+    assert broken == [("R4", "passed", "broken")]
     assert all(c["device"] == "phone-a" for v in out.values() for c in v)
 
 
