@@ -126,3 +126,17 @@ def test_run_folder_is_a_bundle_that_verifies(compliance_run):
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verify: OK" in proc.stdout
+
+
+def test_compliance_matrix_is_beside_the_report_and_inside_it(compliance_run):
+    _, reports, _ = compliance_run
+    run = reports / "r1"
+    rows = json.loads((run / "matrix.json").read_text())
+    assert len(rows) == len(SCENARIOS | ANDROID_ONLY)
+    assert {r["device"] for r in rows} == {"local-chromium"}
+    assert {r["firmware"] for r in rows} == {"debian-chromium"}
+    assert {r["verdict"] for r in rows} == {"passed", "skipped"}
+    assert (run / "matrix.csv").read_text().startswith("requirement,scenario,device,firmware,verdict")
+    (globals_file,) = (run / "allure-results").glob("*-globals.json")
+    names = {a["name"] for a in json.loads(globals_file.read_text())["attachments"]}
+    assert names == {"compliance matrix (table)", "compliance matrix.csv"}
