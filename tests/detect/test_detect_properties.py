@@ -55,7 +55,8 @@ def _carry(data: bytes, carrier: str, chain: list[str]):
     return http_flow(body=data, headers=headers)
 
 
-SETTINGS = settings(max_examples=int(os.environ.get("TELLTALE_HYPOTHESIS_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+SETTINGS = settings(max_examples=int(os.environ.get("TELLTALE_HYPOTHESIS_EXAMPLES", "60")), deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow], database=None)
 
 
 @SETTINGS

@@ -13,7 +13,7 @@ import functools
 import json
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -156,6 +156,12 @@ DECOMPRESSORS = {"gzip": gunzip, "x-gzip": gunzip, "deflate": inflate, "br": unb
 # --- text encodings ----------------------------------------------------------
 
 CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# a field worth decoding whatever its runs: %-escapes, escapes, a form, binary
+MAY_HIDE = re.compile(rb"%[0-9A-Fa-f]{2}|[\\=&\x00-\x08\x0e-\x1f\x7f-\xff]")
+# escapes no encoder needs (letters, digits as \u00XX): the document hides its text on purpose
+NEEDLESS_ESCAPE = re.compile(rb"\\u00(?:3[0-9]|4[1-9a-fA-F]|5[0-9aA]|6[1-9a-fA-F]|7[0-9aA])")
+JSON_PLAIN = re.compile(r"[ !#-.0-\[\]-~]*")  # printable ASCII that no JSON encoder escapes
+JSON_START = re.compile(rb'[{\[]\s*"')
 PCT = re.compile(rb"%[0-9A-Fa-f]{2}")
 HEX_DIGITS = re.compile(rb"[0-9a-f]+|[0-9A-F]+")
 
@@ -166,10 +172,35 @@ def _b64_run_re(min_len: int) -> re.Pattern[bytes]:
 
 
 def blob_runs(data: bytes, min_len: int) -> Iterator[bytes]:
-    """Runs of base64-alphabet characters (padding counted) long enough to hide a value; hex too."""
+    """Runs that may be encoded data: hex of 16+ digits, or base64 with both letter cases.
+
+    Base64 of anything but zeros has upper- and lowercase letters; identifiers
+    (`settings-1a2b`, UUIDs, timestamps) do not: they are left alone, and a
+    canary encoded directly in them is matched by its variants anyway.
+    """
     for m in _b64_run_re(min_len).finditer(data):
-        if m.end() - m.start() >= min_len:
-            yield m.group()
+        run = m.group()
+        if len(run) < min_len:
+            continue
+        if HEX_DIGITS.fullmatch(run):
+            if len(run) >= 16:
+                yield run
+        elif run.lower() != run and run.upper() != run:
+            yield run
+
+
+def json_may_hide(doc: bytes, min_len: int) -> bool:
+    """Whether any string of a JSON document may hold more than it shows: escapes, %-escapes, blobs."""
+    return b"\\" in doc or PCT.search(doc) is not None or next(blob_runs(doc, min_len), None) is not None
+
+
+def may_hide(data: bytes, min_len: int) -> bool:
+    """Whether a field could hold what its parent's match did not see: a blob, escapes, binary, JSON."""
+    if len(data) < min_len:
+        return False
+    if MAY_HIDE.search(data) is not None or data[:1] in (b"{", b"["):
+        return True
+    return next(blob_runs(data, min_len), None) is not None
 
 
 def b64decode(run: bytes, cap: int) -> Decoded:
@@ -198,38 +229,54 @@ def urldecode(data: bytes, plus: bool = False) -> bytes:
     return unquote_to_bytes(data.replace(b"+", b" ") if plus else data)
 
 
+_NOT_CONTROL = bytes(b for b in range(256) if not (b < 32 and b not in (9, 10, 13)))
+
+
 def looks_text(data: bytes) -> bool:
     """Mostly printable UTF-8: text worth parsing as text, not as binary."""
     sample = data[:4096]
     try:
-        text = sample.decode("utf-8")
+        sample.decode("utf-8")
     except UnicodeDecodeError as e:
         cut = len(data) > len(sample) and e.reason == "unexpected end of data"
         if not cut:  # only a character cut at the sample's end is forgiven
             return False
-        text = sample[: e.start].decode("utf-8")
-    if not text:
-        return not sample
-    bad = sum(1 for ch in text if ord(ch) < 32 and ch not in "\t\r\n")
-    return bad * 20 <= len(text)
+    if not sample:
+        return True
+    control = len(sample.translate(None, _NOT_CONTROL))
+    return control * 20 <= len(sample)
 
 
 # --- structure ---------------------------------------------------------------
 
-def _leaves(doc: object, max_leaves: int) -> list[tuple[str, str]]:
+def _path(keys: tuple) -> str:
+    out = "$"
+    for k in keys:
+        if isinstance(k, int):
+            out += f"[{k}]"
+        elif _PLAIN_KEY.fullmatch(k):
+            out += f".{k}"
+        else:
+            out += f"[{json.dumps(k)}]"
+    return out
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][\w-]*")
+
+
+def _leaves(doc: object, max_leaves: int, want: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
+    """(JSONPath, text) of the strings of `doc` that `want` (all by default), in document order."""
     out: list[tuple[str, str]] = []
-    stack: list[tuple[str, object]] = [("$", doc)]
+    stack: list[tuple[tuple, object]] = [((), doc)]
     while stack and len(out) < max_leaves:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            for k, v in reversed(list(node.items())):
-                key = f".{k}" if re.fullmatch(r"[A-Za-z_][\w-]*", k) else f"[{json.dumps(k)}]"
-                stack.append((path + key, v))
+        keys, node = stack.pop()
+        if isinstance(node, str):
+            if want is None or want(node):
+                out.append((_path(keys), node))
+        elif isinstance(node, dict):
+            stack.extend((keys + (k,), v) for k, v in reversed(node.items()))
         elif isinstance(node, list):
-            for i in range(len(node) - 1, -1, -1):
-                stack.append((f"{path}[{i}]", node[i]))
-        elif isinstance(node, str):
-            out.append((path, node))
+            stack.extend((keys + (i,), node[i]) for i in range(len(node) - 1, -1, -1))
     return out
 
 
@@ -237,13 +284,14 @@ def _loads(text: str) -> object:
     return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
 
 
-def json_leaves(data: bytes, max_leaves: int) -> list[tuple[str, str]] | None:
-    """(JSONPath, text) of every string and number of a JSON document; None if not JSON."""
+def json_leaves(data: bytes, max_leaves: int,
+                want: Callable[[str], bool] | None = None) -> list[tuple[str, str]] | None:
+    """(JSONPath, text) of the strings and numbers of a JSON document `want`s; None if not JSON."""
     head = data[:64].lstrip()
     if not head[:1] in (b"{", b"["):
         return None
     try:
-        return _leaves(_loads(data.decode("utf-8")), max_leaves)
+        return _leaves(_loads(data.decode("utf-8")), max_leaves, want)
     except (ValueError, RecursionError):
         return None
 

@@ -114,7 +114,7 @@ class Limits:
     max_flow_bytes: int = 64 << 20   # all decoded views of one flow together
     max_depth: int = 8               # nested decoding steps
     max_views: int = 4096            # decoded views of one flow
-    min_blob: int = 8                # shortest base64/hex run worth decoding (a short value compressed)
+    min_blob: int = 12               # shortest base64/hex run worth decoding (base64 twice of 8 bytes)
     excerpt_context: int = 24        # bytes each side of a match in the excerpt
 
 

@@ -43,6 +43,7 @@ class Child:
     content_encoding: str = ""
     content_type: str = ""
     kind: str = "raw"
+    structural: bool = False  # a field of its parent: only worth a view if it hides more, or for a hit
 
 
 @dataclass
@@ -97,15 +98,26 @@ def _decompress(view: View, budget: Budget) -> list[Child] | None:
     return None
 
 
-def _try_headerless(view: View, budget: Budget) -> list[Child] | None:
-    """Binary with no magic may still be brotli or raw deflate sent without a header: try, strictly."""
-    cap = min(budget.limits.max_output, budget.bytes_left)
-    for name, fn in (("br", dec.unbrotli), ("deflate", dec.inflate_raw)):
-        d = fn(view.data, cap)
-        if d.data and (d.capped or not d.error):  # a whole, valid stream: noise rarely is one
-            _decoded(view, d, name, budget)
-            return [Child(d.data, name, name, content_type=view.content_type)]
+def _headerless(data: bytes, cap: int, brotli: bool = True) -> tuple[str, dec.Decoded] | None:
+    """Brotli or raw deflate sent with no header (no magic): accepted only as a whole, valid stream."""
+    for name, fn in (("deflate", dec.inflate_raw), ("br", dec.unbrotli))[: 2 if brotli else 1]:
+        d = fn(data, cap)
+        if d.data and (d.capped or not d.error):  # noise is rarely one whole valid stream
+            return name, d
     return None
+
+
+def _try_headerless(view: View, budget: Budget) -> list[Child] | None:
+    if len(view.data) < 8 or (view.chain and view.chain[-1] not in (
+            "base64", "hex", "multipart", "url", "gzip", "deflate", "zstd", "br")):
+        return None
+    whole = not view.chain or view.chain[-1] == "multipart"  # a body, a message, a part
+    found = _headerless(view.data, min(budget.limits.max_output, budget.bytes_left), brotli=whole)
+    if found is None:
+        return None
+    name, d = found
+    _decoded(view, d, name, budget)
+    return [Child(d.data, name, name, content_type=view.content_type)]
 
 
 def _url_children(data: bytes, limits: Limits) -> list[Child]:
@@ -117,13 +129,13 @@ def _url_children(data: bytes, limits: Limits) -> list[Child]:
     for i, seg in enumerate(after_scheme.split(b"/")[1:], 1):
         if len(seg) >= limits.min_blob or b"%" in seg:
             decoded = dec.urldecode(seg)
-            out.append(Child(decoded, f"path[{i}]", "path", transparent=decoded == seg))
+            out.append(Child(decoded, f"path[{i}]", "path", transparent=decoded == seg, structural=True))
     for name, raw, value in dec.query_fields(query):
         out.append(Child(value, f"query {name.decode('utf-8', 'replace')}", "query",
-                         transparent=raw == value))
+                         transparent=raw == value, structural=True))
     if fragment:
         decoded = dec.urldecode(fragment)
-        out.append(Child(decoded, "fragment", "fragment", transparent=decoded == fragment))
+        out.append(Child(decoded, "fragment", "fragment", transparent=decoded == fragment, structural=True))
     return out
 
 
@@ -139,33 +151,48 @@ def _score(d: dec.Decoded) -> float:
     return (lead + sum(ok)) / (2 * len(sample))
 
 
+def _plausible(d: dec.Decoded, from_hex: bool = False) -> bool:
+    """Whether a decoded blob is data worth decoding further, not the noise an ID decodes to.
+
+    Noise needs no view: a canary inside it was already matched in the blob's
+    own encoded form (the base64 and hex variants).
+    """
+    data = d.data
+    if len(data) < 4:
+        return False
+    if d.capped or dec.sniff_compression(data) or dec.looks_text(data):
+        return True
+    if dec.embedded_streams(data) or dec.protobuf_fields(data):
+        return True
+    if next(dec.blob_runs(data, 8), None) is not None:  # noise seldom has 8 base64 characters in a row
+        return True
+    if dec.JSON_START.search(data) is not None:  # JSON inside a binary record
+        return True
+    # raw deflate with no header (cheap to try); brotli with no header only as a whole body
+    return not from_hex and len(data) >= 8 and _headerless(data, 1 << 16, brotli=False) is not None
+
+
 def _b64_decodes(run: bytes, cap: int) -> list[tuple[dec.Decoded, str]]:
-    """Decode a blob as it starts; if that is not clearly data, also the other alignment that is.
+    """Decodes of a blob that give data: hex, base64 as it starts, or base64 from a later start.
 
     A run of base64 characters may start with a few that are not the blob's
-    (a path's `v1/`, a word before it): then one of the 3 other starts gives
-    more text or compressed data. Binary (protobuf, raw deflate) looks no
-    better in any alignment, so the first decode is always kept too.
+    (a path's `v1/`, a word, a length byte): then one of the 3 other starts
+    gives text or compressed data.
     """
     out: list[tuple[dec.Decoded, str]] = []
     if dec.HEX_DIGITS.fullmatch(run):
-        if len(run) % 2 == 0:
-            out.append((dec.hexdecode(run, cap), "hex"))
-        else:  # one character too many: a neighbour (a length byte, a word) joined the run
-            out += [(dec.hexdecode(run[1:], cap), "hex"), (dec.hexdecode(run[:-1], cap), "hex")]
-        if len(run) >= 16:
+        cands = [run] if len(run) % 2 == 0 else [run[1:], run[:-1]]  # a neighbour joined the run
+        out += [(d, "hex") for d in (dec.hexdecode(c, cap) for c in cands) if _plausible(d, from_hex=True)]
+        if out or len(run) >= 16:
             return out
     first = dec.b64decode(run, cap)
-    out.append((first, "base64"))
-    if _score(first) < 0.95 and len(run) < 65536:
-        best, best_score = None, -0.5
-        for skip in (1, 2, 3):
-            d = dec.b64decode(run[skip:], cap)
-            sc = _score(d)
-            if sc > best_score:
-                best, best_score = d, sc
-        if best is not None:
-            out.append((best, "base64"))
+    if _plausible(first):
+        return out + [(first, "base64")]
+    if len(run) >= 16:  # other starts: kept only if clearly text or compressed (cheap to tell)
+        scored = [(d, _score(d)) for d in (dec.b64decode(run[k:], cap) for k in (1, 2, 3))]
+        d, sc = max(scored, key=lambda x: x[1])
+        if sc >= 0.75:
+            out.append((d, "base64"))
     return out
 
 
@@ -197,13 +224,35 @@ def _leaf_children(view: View, budget: Budget, text: bool) -> list[Child]:
     return out
 
 
-def expand(view: View, budget: Budget) -> list[Child]:
-    """The views one decoding step below `view`: structure first, then encoded blobs."""
+def _json_wanted(doc: bytes, min_blob: int) -> Callable[[str], bool] | None:
+    """Which strings of a JSON document may hide more: those holding one of its blobs, escapes, %-escapes."""
+    runs = [r.decode("ascii") for r in dec.blob_runs(doc, min_blob)]
+    escapes = b"\\" in doc
+    pct = dec.PCT.search(doc) is not None
+    if not (runs or escapes or pct):
+        return None
+
+    odd = escapes and dec.NEEDLESS_ESCAPE.search(doc) is not None  # letters escaped: every string
+
+    def want(v: str) -> bool:
+        if len(v) < 4:
+            return False
+        if odd or (escapes and dec.JSON_PLAIN.fullmatch(v) is None):
+            return True
+        return len(v) >= min_blob and (any(r in v for r in runs) or (pct and "%" in v) or v[:1] in ("{", "["))
+    return want
+
+
+def expand(view: View, budget: Budget, hit: bool = True) -> list[Child]:
+    """The views one decoding step below `view`: structure first, then encoded blobs.
+
+    `hit`: the view's match found something, so its fields are wanted to say where.
+    """
     data = view.data
     if view.kind == "url":
         return _url_children(data, budget.limits)
     if view.kind == "cookies":
-        return [Child(v, f"cookie {n.decode('utf-8', 'replace')}", "cookie", transparent=True)
+        return [Child(v, f"cookie {n.decode('utf-8', 'replace')}", "cookie", transparent=True, structural=True)
                 for n, v in dec.cookies(data)]
     if len(data) < 4:
         return []
@@ -222,10 +271,21 @@ def expand(view: View, budget: Budget) -> list[Child]:
         return out
     text = dec.looks_text(data)
     if text:
-        leaves = dec.json_leaves(data, MAX_LEAVES)
+        if data[:64].lstrip()[:1] in (b"{", b"[") and not hit:
+            # Without a hit, only strings that may hide more are worth a view (the rest was matched as is)
+            want = _json_wanted(data, budget.limits.min_blob)
+            if want is None:
+                return []  # no blob, no escape, no %-escape anywhere: nothing more to see
+            leaves = dec.json_leaves(data, MAX_LEAVES, want)
+        else:
+            leaves = dec.json_leaves(data, MAX_LEAVES)
         if leaves is not None:
-            transparent = b"\\" not in data  # escapes the match variants may not cover: match leaves too
-            return [Child(v.encode("utf-8", "surrogatepass"), f"json {p}", "json", transparent)
+            # A leaf is a slice of the document when nothing in it needed escaping, unless the
+            # encoder escapes even plain letters (obfuscation): then every leaf is matched.
+            odd = b"\\" in data and dec.NEEDLESS_ESCAPE.search(data) is not None
+            return [Child(v.encode("utf-8", "surrogatepass"), f"json {p}", "json",
+                          transparent=not odd and (b"\\" not in data or dec.JSON_PLAIN.fullmatch(v) is not None),
+                          structural=True)
                     for p, v in leaves]
         fields = dec.form_fields(data, "x-www-form-urlencoded" in view.content_type.lower())
         if fields:
@@ -233,12 +293,12 @@ def expand(view: View, budget: Budget) -> list[Child]:
             for name, raw, value in fields:
                 label = f"form {name.decode('utf-8', 'replace')}"
                 if len(name) >= budget.limits.min_blob:  # a long name can be data too
-                    out.append(Child(name, label + " (name)", "form", False))
-                out.append(Child(value, label, "form", raw == value))
+                    out.append(Child(name, label + " (name)", "form", False, structural=True))
+                out.append(Child(value, label, "form", raw == value, structural=True))
             return out
     pb = dec.protobuf_fields(data)
     if pb:
-        fields = [Child(v, f"protobuf {n}", "protobuf", transparent=True) for n, v in pb]
+        fields = [Child(v, f"protobuf {n}", "protobuf", transparent=True, structural=True) for n, v in pb]
         # protobuf of strings can pass for text, and text can pass for protobuf: read text both ways
         return fields + _leaf_children(view, budget, text) if text else fields
     if not text:
@@ -265,7 +325,7 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
         found = scan(v.data) if matched else []
         had_hit[idx] = bool(found)
         hits.extend((idx, h) for h in found)
-        children = expand(v, budget)
+        children = expand(v, budget, had_hit[idx])
         if not children:
             continue
         if v.depth >= limits.max_depth:
@@ -273,6 +333,8 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
             continue
         new = []
         for c in children:
+            if c.structural and c.transparent and not had_hit[idx] and not dec.may_hide(c.data, limits.min_blob):
+                continue  # a plain field its parent's match already covered: no view needed
             cost = 0 if c.transparent else len(c.data)
             if budget.views_left <= 0 or cost > budget.bytes_left:
                 budget.note(f"{v.location}: decoding budget of the flow spent "
