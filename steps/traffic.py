@@ -17,14 +17,16 @@ from telltale.inventory import Device
 from telltale.window import Window
 
 
-def _verdict(result: judge.LeakCheck, what: str, redact: bool) -> None:
+def _verdict(result: judge.LeakCheck, what: str, window: Window) -> None:
     """Findings fail the scenario (with evidence); unexamined bytes leave it broken."""
     rows = [f.to_dict() for f in result.findings]
-    if redact:
+    if window.redact:
         rows = [redaction.finding_row(r) for r in rows]
     allure.attach(evidence.findings_table(rows), "findings", allure.attachment_type.TEXT)
     if rows:
         allure.attach(json.dumps(rows, indent=1), "findings.json", allure.attachment_type.JSON)
+        allure.attach(evidence.offending_requests(window.traffic().flows, rows, window.redact),
+                      "offending requests (decoded matches)", allure.attachment_type.TEXT)
         raise AssertionError(f"{what}:\n" + evidence.findings_table(rows))
     result.settle()
 
@@ -40,7 +42,7 @@ def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, vi
     """The visited URL, its host or its path reached no host but the visited one, in any encoding."""
     traffic = capture_window.traffic()
     result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_host(visited.host))
-    _verdict(result, f"the visited URL of {visited.host} reached other hosts", capture_window.redact)
+    _verdict(result, f"the visited URL of {visited.host} reached other hosts", capture_window)
 
 
 @then("no third party received the search term")
@@ -49,7 +51,7 @@ def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, 
     traffic = capture_window.traffic()
     result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
     _verdict(result, f"the search term typed on {searched.host} reached third parties",
-             capture_window.redact)
+             capture_window)
 
 
 @then("no device identifier was sent")
@@ -60,4 +62,4 @@ def no_identifier_sent(capture_window: Window, device: Device) -> None:
                             "nothing to look for, so no verdict")
     traffic = capture_window.traffic()
     result = judge.check(traffic.flows, {}, allowed=judge.nobody, identifiers=device.identifiers)
-    _verdict(result, f"identifiers of {device.name} were sent", capture_window.redact)
+    _verdict(result, f"identifiers of {device.name} were sent", capture_window)

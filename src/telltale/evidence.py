@@ -63,3 +63,26 @@ def findings_table(rows: Iterable[dict]) -> str:
         return "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()
 
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"
+
+
+def offending_requests(flows: Sequence[Flow], rows: Iterable[dict], redact: bool = True) -> str:
+    """Each request that carried a finding: its request line and headers (credentials
+    redacted) and every match in it, decoded, with the decoding chain that reached it."""
+    by_flow: dict[str, list[dict]] = {}
+    for r in rows:
+        by_flow.setdefault(str(r.get("flow")), []).append(r)
+    out = []
+    for f in flows:
+        hits = by_flow.get(str(f.id))
+        if not hits or not isinstance(f, http.HTTPFlow):
+            continue
+        shown = redaction.flow(f)[0] if redact else f
+        req = shown.request
+        ip = f.server_conn.peername[0] if f.server_conn.peername else "unknown"
+        lines = [f"{req.method} {req.pretty_url}  (server {ip})"]
+        lines += [f"  {k}: {v}" for k, v in req.headers.items(multi=True)]
+        lines.append(f"  body: {len(req.raw_content or b'')} bytes as sent")
+        for h in hits:
+            lines.append(f"  FOUND {h.get('canary')} in {h.get('location')}: {h.get('excerpt')}")
+        out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n" if out else "no offending request\n"
