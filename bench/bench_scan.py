@@ -78,7 +78,8 @@ def make_flow(rnd: random.Random, i: int, leak: str | None, body_scale: int = 1)
     if kind < 0.35:
         f.request.method = "GET"
     elif kind < 0.65:
-        doc = {"device": _token(rnd, 32), "events": [_event(rnd) for _ in range(rnd.randint(4, 16) * body_scale)],
+        events = [_event(rnd) for _ in range(rnd.randint(4, 16) * body_scale)]
+        doc = {"device": _token(rnd, 32), "events": events,
                "blob": base64.b64encode(os.urandom(rnd.randint(60, 300))).decode()}
         body = json.dumps(doc).encode()
         f.request.headers["content-type"] = "application/json"
@@ -88,8 +89,9 @@ def make_flow(rnd: random.Random, i: int, leak: str | None, body_scale: int = 1)
         f.request.headers["content-type"] = "application/json"
         f.request.headers["content-encoding"] = "gzip"
     elif kind < 0.95:
+        fields = rnd.randint(10, 60) * body_scale
         body = b"".join(_pb(rnd.randint(1, 15), os.urandom(rnd.randint(4, 40)) if rnd.random() < 0.5
-                            else rnd.choice(WORDS).encode() * 3) for _ in range(rnd.randint(10, 60) * body_scale))
+                            else rnd.choice(WORDS).encode() * 3) for _ in range(fields))
         f.request.headers["content-type"] = "application/x-protobuf"
     else:
         body = "&".join(f"{w}={quote(rnd.choice(WORDS) + ' ' + _token(rnd, 8))}"
@@ -104,8 +106,8 @@ def make_flow(rnd: random.Random, i: int, leak: str | None, body_scale: int = 1)
         elif how == 1:
             f.request.headers["x-ctx"] = base64.b64encode(leak.encode()).decode()
         elif how == 2:
-            body = gzip.compress(json.dumps({"e": base64.b64encode(json.dumps({"url": leak}).encode()).decode()})
-                                 .encode())
+            inner = base64.b64encode(json.dumps({"url": leak}).encode()).decode()
+            body = gzip.compress(json.dumps({"e": inner}).encode())
             f.request.headers["content-encoding"] = "gzip"
         else:
             path += "&h=" + leak.encode().hex()
@@ -199,14 +201,14 @@ def bench_rates(path: Path, n_flows: int, sizes: list[int], workdir: Path) -> No
     base_scan = None
     for n in sizes:
         canaries = canary_set(n)
-        t_compile, matcher = _timed(lambda: TimedMatcher(canaries))
+        t_compile, matcher = _timed(lambda canaries=canaries: TimedMatcher(canaries))
         det = Detector(matcher)
         TimedMatcher.seconds = TimedMatcher.nbytes = TimedMatcher.calls = 0
-        t_scan, result = _timed(lambda: scan_files([path], det))
+        t_scan, result = _timed(lambda det=det: scan_files([path], det))
         t_e2e = t_compile + t_scan
         base_scan = base_scan or t_e2e
         raw = Matcher(canaries)
-        t_raw, _ = _timed(lambda: [raw.scan_ids(p) for p in parts])
+        t_raw, _ = _timed(lambda raw=raw: [raw.scan_ids(p) for p in parts])
         pats = workdir / f"patterns-{n}.txt"
         pats.write_bytes(b"\n".join(_patterns(canaries)) + b"\n")
         t_grep = _grep(pats, dump)

@@ -38,7 +38,8 @@ def test_exit_1_and_json_shape_when_found(tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["errors"] == []
     got = {(f["flow"], f["canary"], f["host"], f["location"], tuple(f["chain"])) for f in doc["findings"]}
-    assert got == {(flows[1].id, "token", "tracker.example.com", "request.body json $.d > base64", ("json", "base64")),
+    assert got == {(flows[1].id, "token", "tracker.example.com", "request.body json $.d > base64",
+                    ("json", "base64")),
                    (flows[1].id, "imei", "tracker.example.com", "request.body json $.h", ("json", "sha256"))}
     assert all(set(f) >= {"flow", "canary", "host", "location", "chain"} for f in doc["findings"])
 

@@ -52,7 +52,8 @@ def _body_cases():
         cases.append((f"body-{name}-header", http_flow(body=body, headers={"content-encoding": ce}), steps))
     gz_json, _ = encode(value, ["json_field", "gzip"])
     cases.append(("body-gzip-then-br-header", http_flow(
-        body=ENCODERS["brotli"][0](gz_json), headers={"content-encoding": "gzip, br"}), ("br", "gzip", "json")))
+        body=ENCODERS["brotli"][0](gz_json), headers={"content-encoding": "gzip, br"}),
+        ("br", "gzip", "json")))
     for chain in CHAINS:
         body, steps = encode(value, chain)
         cases.append(("chain-" + "-".join(chain), http_flow(body=body), steps))
@@ -171,8 +172,8 @@ def test_same_place_once_and_stable_order(detector):
     got = detector.scan_flow(flow)
     keys = [(f.canary, f.location) for f in got]
     assert len(keys) == len(set(keys))
-    assert [k[1] for k in keys] == ["request.url query u", "request.body form a > base64", "request.body form b > base64",
-                                    "request.body form c"]
+    assert [k[1] for k in keys] == ["request.url query u", "request.body form a > base64",
+                                    "request.body form b > base64", "request.body form c"]
     assert got == detector.scan_flow(flow)
 
 

@@ -51,7 +51,8 @@ def _carry(data: bytes, carrier: str, chain: list[str]):
         return raw_flow("tcp", [data])
     headers = {}
     if carrier == "body-declared" and chain[-1] in ("gzip", "brotli", "zstd", "zlib"):
-        headers["content-encoding"] = {"gzip": "gzip", "brotli": "br", "zstd": "zstd", "zlib": "deflate"}[chain[-1]]
+        names = {"gzip": "gzip", "brotli": "br", "zstd": "zstd", "zlib": "deflate"}
+        headers["content-encoding"] = names[chain[-1]]
     return http_flow(body=data, headers=headers)
 
 

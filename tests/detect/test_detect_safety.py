@@ -145,8 +145,8 @@ def test_damaged_har_names_the_entry_and_scans_the_rest(tmp_path):
     assert err.path == str(path) and err.where == "entry 1"
 
 
-@pytest.mark.parametrize("content,where", [(b'{"log": {"entries": [', "HAR"), (b"\x89PNG\r\n", "start of file"),
-                                           (b'{"log": 3}', "HAR")])
+@pytest.mark.parametrize("content,where", [(b'{"log": {"entries": [', "HAR"),
+                                           (b"\x89PNG\r\n", "start of file"), (b'{"log": 3}', "HAR")])
 def test_unreadable_capture_is_an_error_naming_the_file(tmp_path, content, where):
     path = tmp_path / "bad.capture"
     path.write_bytes(content)

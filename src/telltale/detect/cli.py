@@ -39,7 +39,7 @@ def render_text(result: ScanResult) -> str:
                          _cut(f.location, 60), " > ".join(f.chain) or "plain", _cut(f.excerpt, 70)))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         for r in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])
+            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     lines.append(f"{len(result.findings)} finding(s) in {result.flows_scanned} flow(s) scanned")
     for e in result.errors:
         lines.append(f"error: {e}")
@@ -71,7 +71,8 @@ def _scan(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("scan", help="find canaries and device identifiers in capture files (flow files, HAR)",
                        description="Find every canary the device sent, in every encoding. "
-                                   "Exit 0: nothing found; 1: findings; 2: an error (the rest is still scanned).")
+                                   "Exit 0: nothing found; 1: findings; "
+                                   "2: an error (the rest is still scanned).")
     p.add_argument("captures", nargs="+", metavar="CAPTURE", help="mitmproxy flow file or HAR 1.2 file")
     p.add_argument("--canary", action="append", type=_canary("canary"), metavar="NAME=VALUE",
                    help="a value the scenario made up (URL, search term, token, folder name)")

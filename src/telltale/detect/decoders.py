@@ -15,7 +15,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 import brotlicffi
 import zstandard
@@ -288,7 +288,7 @@ def json_leaves(data: bytes, max_leaves: int,
                 want: Callable[[str], bool] | None = None) -> list[tuple[str, str]] | None:
     """(JSONPath, text) of the strings and numbers of a JSON document `want`s; None if not JSON."""
     head = data[:64].lstrip()
-    if not head[:1] in (b"{", b"["):
+    if head[:1] not in (b"{", b"["):
         return None
     try:
         return _leaves(_loads(data.decode("utf-8")), max_leaves, want)

@@ -19,6 +19,9 @@ from telltale.detect.views import Budget, View, examine
 from telltale.errors import CaptureFileError
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(frozen=True)
 class FlowScan:
     """Findings of one flow, and what was decoded only in part."""
@@ -48,12 +51,12 @@ def _ancestors(views: list[View], idx: int) -> Iterable[int]:
 class Detector:
     """Every encoded form of a canary set, compiled once; scans one flow at a time."""
 
-    def __init__(self, matcher: Matcher, limits: Limits = Limits()):
+    def __init__(self, matcher: Matcher, limits: Limits = DEFAULT_LIMITS):
         self.matcher = matcher
         self.limits = limits
 
     @classmethod
-    def build(cls, canaries: Iterable[Canary], limits: Limits = Limits()) -> Detector:
+    def build(cls, canaries: Iterable[Canary], limits: Limits = DEFAULT_LIMITS) -> Detector:
         return cls(Matcher(list(canaries)), limits)
 
     @property

@@ -215,7 +215,8 @@ def _leaf_children(view: View, budget: Budget, text: bool) -> list[Child]:
                 out.append(Child(d.data, f"{name}@{off}", name))
     for n, run in enumerate(dec.blob_runs(data, budget.limits.min_blob)):
         if n >= MAX_BLOBS_PER_VIEW:
-            budget.note(f"{view.location}: more than {MAX_BLOBS_PER_VIEW} encoded blobs; the rest not decoded")
+            budget.note(f"{view.location}: more than {MAX_BLOBS_PER_VIEW} encoded blobs; "
+                        "the rest not decoded")
             break
         for d, step in _b64_decodes(run, min(budget.limits.max_output, budget.bytes_left)):
             if d.data:
@@ -252,8 +253,8 @@ def expand(view: View, budget: Budget, hit: bool = True) -> list[Child]:
     if view.kind == "url":
         return _url_children(data, budget.limits)
     if view.kind == "cookies":
-        return [Child(v, f"cookie {n.decode('utf-8', 'replace')}", "cookie", transparent=True, structural=True)
-                for n, v in dec.cookies(data)]
+        return [Child(v, f"cookie {n.decode('utf-8', 'replace')}", "cookie", transparent=True,
+                      structural=True) for n, v in dec.cookies(data)]
     if len(data) < 4:
         return []
     found = _decompress(view, budget)
@@ -265,7 +266,8 @@ def expand(view: View, budget: Budget, hit: bool = True) -> list[Child]:
         for p in parts:
             body, transparent = p.body, True
             if p.headers.get("content-transfer-encoding", "").lower() == "base64":
-                body, transparent = dec.b64decode(b"".join(body.split()), budget.limits.max_output).data, False
+                body = dec.b64decode(b"".join(body.split()), budget.limits.max_output).data
+                transparent = False
             out.append(Child(body, f"multipart {p.name}", "multipart", transparent,
                              p.headers.get("content-encoding", ""), p.headers.get("content-type", "")))
         return out
@@ -284,7 +286,8 @@ def expand(view: View, budget: Budget, hit: bool = True) -> list[Child]:
             # encoder escapes even plain letters (obfuscation): then every leaf is matched.
             odd = b"\\" in data and dec.NEEDLESS_ESCAPE.search(data) is not None
             return [Child(v.encode("utf-8", "surrogatepass"), f"json {p}", "json",
-                          transparent=not odd and (b"\\" not in data or dec.JSON_PLAIN.fullmatch(v) is not None),
+                          transparent=not odd and (b"\\" not in data
+                                                   or dec.JSON_PLAIN.fullmatch(v) is not None),
                           structural=True)
                     for p, v in leaves]
         fields = dec.form_fields(data, "x-www-form-urlencoded" in view.content_type.lower())
@@ -333,7 +336,8 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
             continue
         new = []
         for c in children:
-            if c.structural and c.transparent and not had_hit[idx] and not dec.may_hide(c.data, limits.min_blob):
+            if (c.structural and c.transparent and not had_hit[idx]
+                    and not dec.may_hide(c.data, limits.min_blob)):
                 continue  # a plain field its parent's match already covered: no view needed
             cost = 0 if c.transparent else len(c.data)
             if budget.views_left <= 0 or cost > budget.bytes_left:
