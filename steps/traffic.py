@@ -27,7 +27,7 @@ def _verdict(result: judge.LeakCheck, what: str, window: Window) -> None:
         allure.attach(json.dumps(rows, indent=1), "findings.json", allure.attachment_type.JSON)
         allure.attach(evidence.offending_requests(window.traffic().flows, rows, window.redact),
                       "offending requests (decoded matches)", allure.attachment_type.TEXT)
-        raise AssertionError(f"{what}:\n" + evidence.findings_table(rows))
+        raise AssertionError(f"{what}:\n" + evidence.findings_lines(rows))
     result.settle()
 
 

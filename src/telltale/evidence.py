@@ -50,6 +50,13 @@ def window_har(flows: Sequence[Flow], redact: bool = True) -> bytes:
     return json.dumps(har, indent=1).encode()
 
 
+def findings_lines(rows: Iterable[dict]) -> str:
+    """One line a finding, for a failure message a person reads top to bottom."""
+    return "\n".join(
+        f"- {r.get('canary')} -> {r.get('host')} ({r.get('server_ip') or 'ip unknown'}) "
+        f"in {r.get('location')}: {r.get('excerpt')}" for r in rows)
+
+
 def findings_table(rows: Iterable[dict]) -> str:
     """A plain-text table of findings for a report attachment."""
     rows = list(rows)

@@ -34,6 +34,15 @@ def strip_analytics(html: str) -> str:
     return html
 
 
+def history_file(lay: Layout, run_dir: Path) -> Path:
+    """Allure's history across runs: in the checkout's state for the project's reports/ (it
+    survives clearing reports/), beside the run folders for any other reports folder."""
+    reports = run_dir.resolve().parent
+    if reports == lay.reports.resolve():
+        return lay.state / "history.jsonl"
+    return reports / ".allure-history.jsonl"
+
+
 def generate(lay: Layout, run_dir: Path, name: str | None = None) -> Path:
     """Write run_dir/report.html from run_dir/allure-results; returns its path."""
     results = run_dir / "allure-results"
@@ -46,8 +55,7 @@ def generate(lay: Layout, run_dir: Path, name: str | None = None) -> Path:
         env = {**os.environ, "TELLTALE_REPORT_OUT": out, "ALLURE_NO_ANALYTICS": "true"}
         if name:
             env["TELLTALE_REPORT_NAME"] = name
-        history = lay.state / "history.jsonl"
-        env["TELLTALE_HISTORY"] = str(history)
+        env["TELLTALE_HISTORY"] = str(history_file(lay, run_dir))
         r = subprocess.run([str(exe), "generate", "--config", str(CONFIG), str(results)],
                            capture_output=True, text=True, env=env, cwd=run_dir)
         page = Path(out) / "index.html"
