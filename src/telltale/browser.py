@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import urllib3
 from appium import webdriver
 from appium.options.common import AppiumOptions
 from selenium.common.exceptions import WebDriverException
@@ -94,6 +95,9 @@ class Browser:
             self.driver = webdriver.Remote(self.appium_url, options=AppiumOptions().load_capabilities(caps))
         except WebDriverException as e:
             raise SetupError(f"device {self.device.name}: Appium session failed: {e.msg}") from e
+        except (OSError, urllib3.exceptions.HTTPError) as e:
+            raise SetupError(f"device {self.device.name}: Appium endpoint {self.appium_url} "
+                             f"cannot be reached: {e}") from e
         self.incognito = incognito
         if self.on_start is not None:
             self.on_start(self.build())
@@ -120,7 +124,7 @@ class Browser:
         try:
             self.driver.current_url  # noqa: B018 - a round trip to the session
             return True
-        except WebDriverException:
+        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
             return False
 
     def reset(self) -> None:
@@ -185,6 +189,6 @@ class Browser:
         if self.driver is not None:
             try:
                 self.driver.quit()
-            except WebDriverException:
-                pass
+            except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
+                pass  # the session or its server is already gone
         self.driver, self.incognito = None, None

@@ -19,9 +19,11 @@ from pydantic import (
     IPvAnyAddress,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from telltale.errors import ConfigError
+from telltale.net import is_loopback
 
 DEFAULT_DEVICE = "local-chromium"
 
@@ -35,6 +37,15 @@ class ProxySettings(BaseModel):
     hosts: dict[str, IPvAnyAddress] = Field(
         default_factory=dict,
         description="offline only: host (or *.suffix) -> the server address it stands for")
+    auth_env: str | None = Field(
+        None, description="environment variable holding user:password for proxy authentication; "
+        "required when host is not a loopback address")
+
+    @model_validator(mode="after")
+    def _auth_beyond_loopback(self) -> ProxySettings:
+        if not is_loopback(self.host) and not self.auth_env:
+            raise ValueError(f"host {self.host} is not loopback: set auth_env (proxy authentication)")
+        return self
 
 
 class TelemetryAgent(BaseModel):
@@ -91,6 +102,20 @@ class Inventory(BaseModel):
         except KeyError:
             known = ", ".join(sorted(self.devices)) or "none"
             raise ConfigError(f"{source}: no device named {name!r} (known: {known})") from None
+
+
+def select(inv: Inventory, names: list[str] | None, group: str | None,
+           source: str = "devices.yaml") -> list[Device]:
+    """The devices a run covers: named ones, a group (or `all`), else the embedded default."""
+    chosen: list[Device] = [inv.get(n, source) for n in (names or [])]
+    if group:
+        members = [d for d in inv.devices.values() if group == "all" or group in d.groups]
+        if not members:
+            groups = sorted({g for d in inv.devices.values() for g in d.groups})
+            known = ", ".join(groups) or "none"
+            raise ConfigError(f"{source}: no device in group {group!r} (groups: {known})")
+        chosen += [d for d in members if d not in chosen]
+    return chosen or [inv.get(DEFAULT_DEVICE, source)]
 
 
 def _positions(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:

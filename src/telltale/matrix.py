@@ -45,13 +45,14 @@ def cells(run: Path) -> list[Cell]:
         labels: dict[str, list[str]] = {}
         for lab in r.get("labels", []):
             labels.setdefault(lab["name"], []).append(lab["value"])
+        device = labels.get("device", [props.get("device", "unknown")])[0]
         out.append(Cell(
             requirement=",".join(labels.get("requirement", ["-"])),
             scenario=r.get("name", "?"),
-            device=labels.get("device", [props.get("device", "unknown")])[0],
-            firmware=props.get("firmware", "unknown"),
+            device=device,
+            firmware=props.get(f"firmware.{device}") or props.get("firmware", "unknown"),
             verdict=r.get("status", "unknown"),
-            regulations=" ".join(labels.get("regulation", [])),
+            regulations=" ".join(sorted(labels.get("regulation", []))),
         ))
     return sorted(out, key=lambda c: (c.requirement, c.scenario, c.device))
 

@@ -25,16 +25,17 @@ SUITE = "steps/test_requirements.py"
 def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     lay = paths.layout()
     inv_file = args.devices_file or str(lay.devices)
-    inventory.load(inv_file).get(args.device, inv_file)  # fail fast, by name
+    devices = [d.name for d in inventory.select(inventory.load(inv_file), args.device, args.devices,
+                                                inv_file)]  # fail fast, by name
     reports = Path(args.reports) if args.reports else lay.reports
     reports.mkdir(parents=True, exist_ok=True)
     run_dir = runs.create(reports, args.run_id)
     started = time.monotonic()
     cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-p", "no:cacheprovider", "--tb=short",
            f"--alluredir={run_dir / 'allure-results'}", f"--telltale-run-dir={run_dir}",
-           f"--device={args.device}", f"--devices-file={inv_file}",
+           *(f"--device={d}" for d in devices), f"--devices-file={inv_file}",
            *(["--no-redact"] if args.no_redact else []), *pytest_args]
-    print(f"telltale run: {run_dir} on {args.device}", flush=True)
+    print(f"telltale run: {run_dir} on {', '.join(devices)}", flush=True)
     code = subprocess.call(cmd, cwd=lay.root)
     suite_s = time.monotonic() - started
     runs.point_latest(reports, run_dir)
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     html = None
     if not args.no_report:
         try:
-            html = report.generate(lay, run_dir, name=f"Telltale compliance: {args.device}")
+            html = report.generate(lay, run_dir, name=f"Telltale compliance: {', '.join(devices)}")
         except TelltaleError as e:
             print(f"telltale run: report not made: {e}", file=sys.stderr)
             code = code or 2
@@ -68,7 +69,9 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the compliance features on a device and make the report",
                        description="Extra arguments after the options go to pytest (e.g. -k, -m).")
-    p.add_argument("--device", default=inventory.DEFAULT_DEVICE, help="device name in devices.yaml")
+    p.add_argument("--device", action="append", default=None,
+                   help=f"device name in devices.yaml, repeatable (default {inventory.DEFAULT_DEVICE})")
+    p.add_argument("--devices", default=None, metavar="GROUP", help="every device of a group, or `all`")
     p.add_argument("--devices-file", default=None, help="inventory file (default devices.yaml)")
     p.add_argument("--reports", default=None, help="folder of run folders (default reports/)")
     p.add_argument("--run-id", default=None, help="name of the run folder (default: time + random)")

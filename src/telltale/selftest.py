@@ -85,6 +85,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     lay = paths.layout()
     inv_file = args.devices_file or str(lay.devices)
     dev = inventory.load(inv_file).get(args.device, inv_file)
+    args.device, args.devices = [dev.name], None
     if dev.telemetry_agent is None:
         raise TelltaleError(f"{inv_file}: device {dev.name} has no telemetry_agent: "
                             "selftest needs the leaky reference build")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import urllib.error
 import urllib.request
 
 import pytest
@@ -83,9 +84,34 @@ def test_live_mode_passes_traffic_to_the_real_server(ready, tmp_path):
     assert f.server_conn.peername[0] == "127.0.0.1"
 
 
-def test_proxy_refuses_to_bind_beyond_loopback(ready, tmp_path):
-    with pytest.raises(SetupError, match="needs proxy authentication"):
+def test_proxy_refuses_to_bind_beyond_loopback_without_credentials(ready, tmp_path):
+    with pytest.raises(SetupError, match="refusing to listen on 0.0.0.0 without proxy authentication"):
         CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, host="0.0.0.0")
+
+
+def test_devices_yaml_refuses_a_public_proxy_without_credentials(tmp_path):
+    from telltale import inventory
+    from telltale.errors import ConfigError
+
+    f = tmp_path / "devices.yaml"
+    f.write_text("devices:\n  phone:\n    platform: android\n    appium: http://127.0.0.1:4723\n"
+                 "    proxy:\n      host: 0.0.0.0\n")
+    with pytest.raises(ConfigError, match=r"devices.yaml:5: devices.phone.proxy: .*set auth_env"):
+        inventory.load(f)
+
+
+def test_proxy_beyond_loopback_demands_its_credentials(ready, tmp_path):
+    p = CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, host="0.0.0.0", auth="lab:s3cret-pass")
+    p.start()
+    try:
+        assert p.control("/status")["upstream"] == "offline"  # with credentials
+        anonymous = urllib.request.build_opener(
+            urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{p.port}"}))
+        with pytest.raises(urllib.error.HTTPError) as e:
+            anonymous.open("http://site.example/", timeout=10)
+        assert e.value.code == 407
+    finally:
+        p.stop()
 
 
 def test_offline_host_map_gives_flows_their_server_address(ready, tmp_path):

@@ -54,3 +54,18 @@ def test_unknown_device_is_named_with_the_known_ones(tmp_path):
 def test_unreadable_inventory_names_the_file(tmp_path):
     with pytest.raises(ConfigError, match="devices.yaml: cannot read"):
         inventory.load(tmp_path / "devices.yaml")
+
+
+def test_selection_by_name_group_or_all(tmp_path):
+    f = tmp_path / "devices.yaml"
+    f.write_text("devices:\n  a:\n    platform: chromium\n    groups: [lab1]\n"
+                 "  b:\n    platform: chromium\n    groups: [lab1, night]\n"
+                 "  local-chromium:\n    platform: chromium\n")
+    inv = inventory.load(f)
+    names = lambda devs: [d.name for d in devs]  # noqa: E731
+    assert names(inventory.select(inv, None, None)) == ["local-chromium"]
+    assert names(inventory.select(inv, ["b"], None)) == ["b"]
+    assert names(inventory.select(inv, None, "lab1")) == ["a", "b"]
+    assert names(inventory.select(inv, ["b"], "all")) == ["b", "a", "local-chromium"]
+    with pytest.raises(ConfigError, match="no device in group 'lab2' .groups: lab1, night."):
+        inventory.select(inv, None, "lab2")

@@ -12,7 +12,8 @@ def test_matrix_rows_from_results(tmp_path):
     for i, (req, status) in enumerate([("R2", "failed"), ("R1", "passed")]):
         (res / f"{i}-result.json").write_text(json.dumps({
             "name": f"S{req}", "status": status,
-            "labels": [{"name": "requirement", "value": req}, {"name": "regulation", "value": "GDPR-Art.5"}]}))
+            "labels": [{"name": "requirement", "value": req},
+                       {"name": "regulation", "value": "GDPR-Art.5"}]}))
     rows = matrix.write(tmp_path)
     assert [(r.requirement, r.device, r.firmware, r.verdict) for r in rows] == [
         ("R1", "phone-a", "V14.0.3", "passed"), ("R2", "phone-a", "V14.0.3", "failed")]

@@ -19,9 +19,10 @@ from pathlib import Path
 from telltale import procs
 from telltale.capture.addon import CONTROL_HOST
 from telltale.errors import CaptureBroken, SetupError
+from telltale.net import is_loopback
 
 ADDON = Path(__file__).with_name("addon.py")
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
 
 
 def mitmdump_command() -> list[str]:
@@ -52,12 +53,18 @@ class CaptureProxy:
 
     def __init__(self, name: str, folder: Path, confdir: Path, upstream: str = "offline",
                  host: str = "127.0.0.1", port: int = 0, settle: float = 5.0,
-                 hosts: dict[str, str] | None = None, log_dir: Path | None = None) -> None:
-        if host not in LOOPBACK:
+                 hosts: dict[str, str] | None = None, log_dir: Path | None = None,
+                 auth: str | None = None) -> None:
+        if not is_loopback(host) and not auth:
             raise SetupError(
-                f"capture proxy for {name}: binding to {host} needs proxy authentication, "
-                "which this version does not configure; use a loopback address"
+                f"capture proxy for {name}: refusing to listen on {host} without proxy "
+                "authentication: anyone who reaches that address could use the proxy and read "
+                "what it captured. Set proxy.auth_env in devices.yaml (an environment variable "
+                "holding user:password), or use a loopback address"
             )
+        if auth is not None and ":" not in auth:
+            raise SetupError(f"capture proxy for {name}: proxy credentials must be user:password")
+        self.auth = auth
         self.name, self.folder, self.confdir = name, folder, confdir
         self.upstream, self.host, self.settle = upstream, host, settle
         self.hosts = dict(hosts or {})
@@ -72,7 +79,14 @@ class CaptureProxy:
 
     @property
     def url(self) -> str:
+        """Where the device points its proxy setting (without credentials)."""
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def _control_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        creds = f"{self.auth}@" if self.auth else ""
+        return f"http://{creds}{host}:{self.port}"
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -90,6 +104,8 @@ class CaptureProxy:
             "--set", f"telltale_settle_ms={int(self.settle * 1000)}",
             "-s", str(ADDON),
         ]
+        if self.auth:
+            cmd[-2:-2] = ["--set", f"proxyauth={self.auth}"]
         if self.hosts:
             hosts_file = self.folder / f"{self.name}-hosts.json"
             hosts_file.write_text(json.dumps(self.hosts, indent=1, sort_keys=True))
@@ -120,7 +136,7 @@ class CaptureProxy:
             procs.stop(self.proc)
 
     def control(self, path: str, timeout: float = 10.0) -> dict:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self.url}))
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": self._control_url}))
         with opener.open(f"http://{CONTROL_HOST}{path}", timeout=timeout) as r:
             return json.loads(r.read())
 

@@ -1,0 +1,19 @@
+Feature: One device's fault stays with that device
+  Scenario: Browsing while the whole farm is up
+    Given the browser is in normal mode
+    When I visit a fresh canary page
+    Then no other host received the visited URL
+
+  Scenario: The Appium server of farm-a stops
+    Given the browser is in normal mode
+    When the Appium server of "farm-a" stops
+
+  Scenario: Browsing after the fault
+    Given the browser is in normal mode
+    When I visit a fresh canary page
+    Then no other host received the visited URL
+
+  Scenario: Searching after the fault
+    Given the browser is in incognito mode
+    When I search for a fresh canary term on "https://search.example.com/"
+    Then no third party received the search term

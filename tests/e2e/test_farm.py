@@ -1,0 +1,69 @@
+"""A farm of two devices, each behind its own Appium server (two farm hosts)."""
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+
+from .helpers import ROOT, labels
+
+pytestmark = pytest.mark.e2e
+
+FARM = """devices:
+  farm-a:
+    platform: chromium
+    appium: local
+    firmware: build-a
+    groups: [farm]
+    identifiers: {serial: FARMA000000001}
+  farm-b:
+    platform: chromium
+    appium: local
+    firmware: build-b
+    groups: [farm]
+    identifiers: {serial: FARMB000000001}
+"""
+
+
+def _run(tmp_path, *extra):
+    inv = tmp_path / "devices.yaml"
+    inv.write_text(FARM)
+    proc = subprocess.run(
+        [sys.executable, "-m", "telltale.cli", "run", "--reports", str(tmp_path), "--run-id", "r",
+         "--devices-file", str(inv), "--devices", "farm", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    by_device = defaultdict(dict)
+    for p in (tmp_path / "r" / "allure-results").glob("*-result.json"):
+        r = json.loads(p.read_text())
+        (device,) = labels(r, "device")
+        assert r["name"] not in by_device[device], "one result per scenario and device"
+        by_device[device][r["name"]] = r
+    return proc, by_device
+
+
+def test_two_devices_in_parallel_both_in_the_report(ready, tmp_path):
+    proc, by_device = _run(tmp_path, "-n", "2", "-k", "incognito_browsing or identifiers")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert set(by_device) == {"farm-a", "farm-b"}
+    for device, results in by_device.items():
+        assert {r["status"] for r in results.values()} == {"passed"}, device
+        assert "Device identifiers are never sent while browsing" in results
+    matrix = json.loads((tmp_path / "r" / "matrix.json").read_text())
+    assert {(m["device"], m["firmware"]) for m in matrix} == {("farm-a", "build-a"), ("farm-b", "build-b")}
+    assert len(list((tmp_path / "r" / "captures").glob("farm-a-*.mitm"))) == 1
+    assert len(list((tmp_path / "r" / "captures").glob("farm-b-*.mitm"))) == 1
+
+
+def test_a_dead_appium_server_breaks_only_its_devices_remaining_scenarios(ready, tmp_path):
+    proc, by_device = _run(tmp_path, "--suite", "tests/e2e/suites/farm_faults_suite.py")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    a, b = by_device["farm-a"], by_device["farm-b"]
+    assert {n: r["status"] for n, r in b.items()} == {n: "passed" for n in b} and len(b) == 4
+    assert a["Browsing while the whole farm is up"]["status"] == "passed"
+    assert a["The Appium server of farm-a stops"]["status"] == "passed"
+    for name in ("Browsing after the fault", "Searching after the fault"):
+        assert a[name]["status"] == "broken", a[name]
+        msg = a[name]["statusDetails"]["message"]
+        assert "farm-a" in msg and "cannot be reached" in msg, msg
