@@ -198,6 +198,7 @@ def test_flow_file_gives_every_planted_case_and_no_twin(tmp_path):
     path = write_flows(tmp_path / "cap.mitm", [c[1] for c in cases] + twins)
     result = scan_files([path], CANARIES + [Canary("site", "tt-4f2a9c7e.example.net")])
     assert result.errors == () and result.flows_scanned == len(cases) + len(twins)
+    assert result.truncated == ()  # nothing here is damaged or oversized: no false alarm
     _check_file_result(result, cases, lambda i, flow: flow.id)
     # the site is part of the twins' URL prefix: only the full URL and identifiers must stay unseen
     assert not {f.flow for f in result.findings if f.canary != "site"} & {t.id for t in twins}

@@ -92,10 +92,18 @@ def _decompress(view: View, budget: Budget) -> list[Child] | None:
     name = dec.sniff_compression(view.data)
     if name is not None:
         d = dec.DECOMPRESSORS[name](view.data, cap)
-        if d.data:
+        if _real_stream(name, d):
             _decoded(view, d, name, budget)
             return [Child(d.data, name, name, content_type=view.content_type)]
     return None
+
+
+def _real_stream(name: str, d: dec.Decoded) -> bool:
+    """A sniffed stream worth a view: zlib's 2-byte header occurs in noise, so a broken one must
+    have given some output first (and its damage is then worth a note)."""
+    if not d.data:
+        return False
+    return name != "deflate" or not d.error or len(d.data) >= 64
 
 
 def _headerless(data: bytes, cap: int, brotli: bool = True) -> tuple[str, dec.Decoded] | None:
@@ -210,7 +218,7 @@ def _leaf_children(view: View, budget: Budget, text: bool) -> list[Child]:
     if not text:  # a gzip or zstd stream inside a binary container: found by its magic
         for name, off in dec.embedded_streams(data):
             d = dec.DECOMPRESSORS[name](data[off:], min(budget.limits.max_output, budget.bytes_left))
-            if d.data:
+            if _real_stream(name, d):
                 _decoded(view, d, name, budget)
                 out.append(Child(d.data, f"{name}@{off}", name))
     for n, run in enumerate(dec.blob_runs(data, budget.limits.min_blob)):
