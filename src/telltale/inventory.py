@@ -73,6 +73,8 @@ class Device(BaseModel):
     capabilities: dict[str, Any] = Field(default_factory=dict)
     browser_args: tuple[str, ...] = ()
     identifiers: dict[str, str] = Field(default_factory=dict)
+    apps: dict[str, str] = Field(default_factory=dict,
+                                 description="role -> package on a phone, e.g. system_browser")
     groups: tuple[str, ...] = ()
     proxy: ProxySettings = Field(default_factory=ProxySettings)
     settle: float = Field(0.5, ge=0, le=600,

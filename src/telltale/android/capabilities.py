@@ -1,0 +1,32 @@
+"""Appium capabilities for phones: Android (UiAutomator2) and iOS (XCUITest)."""
+
+from __future__ import annotations
+
+from telltale.inventory import Device
+
+
+def uiautomator2(device: Device) -> dict:
+    """Defaults for an Android phone; devices.yaml `capabilities` override (udid, platformVersion...)."""
+    caps = {
+        "platformName": "Android",
+        "appium:automationName": "UiAutomator2",
+        # Keep the device's state and apps: the firmware under test is what it is.
+        "appium:noReset": True,
+        "appium:autoGrantPermissions": True,
+        "appium:newCommandTimeout": 600,
+        "appium:disableWindowAnimation": True,
+    }
+    caps.update(device.capabilities)
+    return caps
+
+
+def xcuitest(device: Device) -> dict:
+    """Defaults for an iPhone (documented in docs/devices.md; no driver is installed by default)."""
+    caps = {
+        "platformName": "iOS",
+        "appium:automationName": "XCUITest",
+        "appium:noReset": True,
+        "appium:newCommandTimeout": 600,
+    }
+    caps.update(device.capabilities)
+    return caps
