@@ -187,6 +187,10 @@ def blob_runs(data: bytes, min_len: int) -> Iterator[bytes]:
                 yield run
         elif run.lower() != run and run.upper() != run:
             yield run
+        elif len(run) > 16 and HEX_DIGITS.fullmatch(run, 1):  # a length byte or letter joined hex
+            yield run[1:]
+        elif len(run) > 16 and HEX_DIGITS.fullmatch(run, 0, len(run) - 1):
+            yield run[:-1]
 
 
 def json_may_hide(doc: bytes, min_len: int) -> bool:
