@@ -52,3 +52,10 @@ def open_canary_in_new_tab(browsing_mode: str, browser: Browser, capture_window:
 def switch_to_first_tab(browser: Browser, capture_window: Window) -> None:
     """Makes the first tab the current one again (a page switch, as usage telemetry sees it)."""
     browser.switch_to_tab(0)
+
+
+@given("the system browser is in incognito mode by its own toggle", target_fixture="browsing_mode")
+def system_browser_incognito(browser: Browser) -> str:
+    """On a phone: opens the maker's browser and switches incognito on through its own menu."""
+    browser.ensure(incognito=True)
+    return "incognito"
