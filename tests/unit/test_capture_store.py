@@ -66,3 +66,23 @@ def test_span_reads_only_the_window_records(tmp_path):
     w.add(_flow(2))
     p.write_bytes(buf.getvalue())
     assert [f.request.path for f in (r.flow for r in store.read_records(p, start, end))] == ["/flow/1"]
+
+
+def test_records_split_across_read_buffers_are_read_whole(tmp_path):
+    """Length prefixes cut by a buffer boundary still frame correctly (fast path and slow path)."""
+    import random
+
+    from telltale.capture.store import _read_frames
+
+    p = tmp_path / "c.mitm"
+    rnd = random.Random(7)
+    flows = []
+    for n in range(200):
+        f = _flow(n)
+        f.request.path = f"/flow/{n}/" + "x" * rnd.randint(0, 4000)
+        flows.append(f)
+    _write(p, flows)
+    for size in (1, 7, 64, 8192):
+        with pyio.BufferedReader(pyio.FileIO(p), buffer_size=size) as fo:
+            frames = [fr for _, fr in _read_frames(fo, str(p), None)]
+        assert len(frames) == 200 and all(isinstance(fr, bytes) for fr in frames), size

@@ -32,24 +32,40 @@ class Record:
     error: CaptureFileError | None
 
 
+def _length_prefix(fo: BinaryIO) -> tuple[bytes, bool]:
+    """The digits before a record's colon (consumed), and whether a colon ended them.
+
+    Fast path: the buffered bytes ahead; at a buffer boundary or the end of the
+    file, byte by byte.
+    """
+    ahead = fo.peek(_MAX_LEN_DIGITS + 1)[: _MAX_LEN_DIGITS + 1]
+    colon = ahead.find(b":")
+    if colon >= 0:
+        fo.read(colon + 1)
+        return ahead[:colon], True
+    if len(ahead) > _MAX_LEN_DIGITS:
+        return ahead, False  # too many bytes without a colon: not a length
+    head = b""
+    while len(head) <= _MAX_LEN_DIGITS:
+        c = fo.read(1)
+        if not c or c == b":":
+            return head, c == b":"
+        head += c
+    return head, False
+
+
 def _read_frames(fo: BinaryIO, path: str, end: int | None) -> Iterator[tuple[int, bytes | CaptureFileError]]:
+    """Yield (index, the record's payload with its type byte) or the error that ends the file."""
     index = 0
     while end is None or fo.tell() < end:
-        head = b""
-        while True:
-            c = fo.read(1)
-            if not c:
-                if head:
-                    yield index, CaptureFileError(path, f"record {index}", "truncated length prefix")
-                return
-            if c == b":":
-                break
-            head += c
-            if not c.isdigit() or len(head) > _MAX_LEN_DIGITS:
-                yield index, CaptureFileError(
-                    path, f"record {index}", "not a flow record (bad length prefix); rest of file skipped"
-                )
-                return
+        head, closed = _length_prefix(fo)
+        if not head and not closed:
+            return  # the end of the file, between records
+        if not closed or not head.isdigit():
+            why = ("truncated length prefix" if head.isdigit() and len(head) <= _MAX_LEN_DIGITS
+                   else "not a flow record (bad length prefix); rest of file skipped")
+            yield index, CaptureFileError(path, f"record {index}", why)
+            return
         size = int(head)
         payload = fo.read(size + 1)
         if len(payload) < size + 1:
@@ -57,7 +73,7 @@ def _read_frames(fo: BinaryIO, path: str, end: int | None) -> Iterator[tuple[int
                 path, f"record {index}", f"truncated: {len(payload)} of {size + 1} bytes (capture cut off)"
             )
             return
-        yield index, head + b":" + payload
+        yield index, payload
         index += 1
 
 
@@ -78,7 +94,8 @@ def read_records(path: str | Path, start: int = 0, end: int | None = None) -> It
                 yield Record(index, None, frame)
                 continue
             try:
-                state = tnetstring.loads(frame)
+                # The payload ends in its type byte; parse it in place (no copy of a large body).
+                state = tnetstring.parse(frame[-1], memoryview(frame)[:-1])
                 if not isinstance(state, dict):
                     raise ValueError("record is not a flow")
                 yield Record(index, mflow.Flow.from_state(compat.migrate_flow(state)), None)
