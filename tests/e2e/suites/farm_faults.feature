@@ -8,6 +8,10 @@ Feature: One device's fault stays with that device
     Given the browser is in normal mode
     When the Appium server of "farm-a" stops
 
+  Scenario: The browser session of farm-b ends
+    Given the browser is in normal mode
+    When the browser session of "farm-b" ends
+
   Scenario: Browsing after the fault
     Given the browser is in normal mode
     When I visit a fresh canary page
