@@ -178,11 +178,12 @@ def blob_runs(data: bytes, min_len: int) -> Iterator[bytes]:
     (`settings-1a2b`, UUIDs, timestamps) do not: they are left alone, and a
     canary encoded directly in them is matched by its variants anyway.
     """
+    hex_full = HEX_DIGITS.fullmatch
     for m in _b64_run_re(min_len).finditer(data):
-        run = m.group()
+        run = m[0]
         if len(run) < min_len:
             continue
-        if HEX_DIGITS.fullmatch(run):
+        if hex_full(run):
             if len(run) >= 16:
                 yield run
         elif run.lower() != run and run.upper() != run:

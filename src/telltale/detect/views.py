@@ -77,8 +77,10 @@ def _decoded(view: View, d: dec.Decoded, what: str, budget: Budget) -> None:
 
 
 def _decompress(view: View, budget: Budget) -> list[Child] | None:
-    encs = [e.strip().lower() for e in view.content_encoding.split(",")]
-    encs = [e for e in encs if e and e != "identity"]
+    encs: list[str] = []
+    if view.content_encoding:
+        encs = [e.strip().lower() for e in view.content_encoding.split(",")]
+        encs = [e for e in encs if e and e != "identity"]
     cap = min(budget.limits.max_output, budget.bytes_left)
     if encs:
         name = "gzip" if encs[-1] == "x-gzip" else encs[-1]
@@ -235,7 +237,7 @@ def _leaf_children(view: View, budget: Budget, text: bool) -> list[Child]:
 
 def _json_wanted(doc: bytes, min_blob: int) -> Callable[[str], bool] | None:
     """Which strings of a JSON document may hide more: those holding one of its blobs, escapes, %-escapes."""
-    runs = [r.decode("ascii") for r in dec.blob_runs(doc, min_blob)]
+    runs = list(dict.fromkeys(r.decode("ascii") for r in dec.blob_runs(doc, min_blob)))
     escapes = b"\\" in doc
     pct = dec.PCT.search(doc) is not None
     if not (runs or escapes or pct):
@@ -248,7 +250,14 @@ def _json_wanted(doc: bytes, min_blob: int) -> Callable[[str], bool] | None:
             return False
         if odd or (escapes and dec.JSON_PLAIN.fullmatch(v) is None):
             return True
-        return len(v) >= min_blob and (any(r in v for r in runs) or (pct and "%" in v) or v[:1] in ("{", "["))
+        if len(v) < min_blob:
+            return False
+        if (pct and "%" in v) or v[:1] in ("{", "["):
+            return True
+        for r in runs:
+            if r in v:
+                return True
+        return False
     return want
 
 
@@ -328,15 +337,17 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
     had_hit: dict[int, bool] = {}
     stack = [root]
     limits = budget.limits
+    min_blob = limits.min_blob
     while stack:
         v = stack.pop()
         idx = len(views)
         views.append(v)
         matched = not v.transparent or had_hit.get(v.parent, False)
-        found = scan(v.data) if matched else []
-        had_hit[idx] = bool(found)
-        hits.extend((idx, h) for h in found)
-        children = expand(v, budget, had_hit[idx])
+        found = scan(v.data) if matched else None
+        had_hit[idx] = hit = bool(found)
+        if found:
+            hits.extend([(idx, h) for h in found])
+        children = expand(v, budget, hit)
         if not children:
             continue
         if v.depth >= limits.max_depth:
@@ -344,8 +355,8 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
             continue
         new = []
         for c in children:
-            if (c.structural and c.transparent and not had_hit[idx]
-                    and not dec.may_hide(c.data, limits.min_blob)):
+            if (c.structural and c.transparent and not hit
+                    and not dec.may_hide(c.data, min_blob)):
                 continue  # a plain field its parent's match already covered: no view needed
             cost = 0 if c.transparent else len(c.data)
             if budget.views_left <= 0 or cost > budget.bytes_left:
