@@ -1,0 +1,294 @@
+"""The destination and transport rules: pure functions from contacts and a policy to findings.
+
+Each rule gives findings of three verdicts: "violation" (proven: fails the scenario),
+"unexamined" (the rule cannot be established for that traffic: the scenario is broken
+unless a policy acceptance names it) and "accepted" (unexamined, but a named acceptance
+covers it; kept so the report shows the decision). A rule passes only with neither
+violations nor unaccepted unexamined traffic: unknown is never allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mitmproxy.flow import Flow
+
+from telltale.destinations import geo as geo_mod
+from telltale.destinations import trackers as trackers_mod
+from telltale.destinations.datasets import Dataset
+from telltale.destinations.geo import GeoDB
+from telltale.destinations.policy import Policy
+from telltale.destinations.trackers import TrackerDB
+from telltale.destinations.transport import Contact, Unexamined, contacts, tls_refusals
+
+ALLOWLIST, TRACKERS, COUNTRIES, ENCRYPTION, UNEXAMINED = (
+    "allowlist", "trackers", "countries", "encryption", "unexamined")
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    verdict: str  # violation | unexamined | accepted
+    host: str  # "?" when unknown
+    ip: str  # "?" when unknown
+    country: str  # ISO code, or "?"
+    matched: str  # the list, pattern or reason that decided
+    detail: str = ""
+    count: int = 1  # flows (or refused handshakes) this row stands for
+    accepted_by: str = ""
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    findings: tuple[Finding, ...]
+    datasets: tuple[Dataset, ...] = ()
+
+    @property
+    def violations(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.verdict == "violation")
+
+    @property
+    def unexamined(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.verdict == "unexamined")
+
+    @property
+    def accepted(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.verdict == "accepted")
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations and not self.unexamined
+
+    def table(self) -> str:
+        return table(self.findings, self.datasets)
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """The offline data a judgement reads (opened once per run; lookups are pure)."""
+
+    geo: GeoDB | None = None
+    trackers: TrackerDB | None = None
+    _country_cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def country(self, ip: str | None) -> geo_mod.CountryAnswer:
+        if self.geo is None:
+            return geo_mod.CountryAnswer(ip, None, "none", "no IP->country database")
+        if ip not in self._country_cache:
+            self._country_cache[ip] = self.geo.country(ip)
+        return self._country_cache[ip]
+
+    def tracker(self, host: str | None) -> tuple[trackers_mod.TrackerMatch, ...]:
+        return self.trackers.match(host) if self.trackers is not None else ()
+
+    @property
+    def datasets(self) -> tuple[Dataset, ...]:
+        return ((self.geo.dataset,) if self.geo else ()) + (self.trackers.datasets if self.trackers else ())
+
+
+def lookups_for(policy: Policy, root: Path | None = None, *, geo: bool = True,
+                trackers: bool = True) -> Lookups:
+    """Open the datasets the policy names (the defaults from node_modules, or the user's files)."""
+    g = None
+    if geo:
+        g = (geo_mod.open_mmdb(policy.geoip, policy.geoip_kind) if policy.geoip else geo_mod.default(root))
+    t = trackers_mod.load(policy.tracker_lists, policy.tracker_files, root) if trackers else None
+    return Lookups(g, t)
+
+
+def _grouped(rows: Iterable[Finding]) -> tuple[Finding, ...]:
+    """One row per distinct finding, with the number of flows it stands for."""
+    first: dict[tuple, Finding] = {}
+    counts: dict[tuple, int] = {}
+    for r in rows:
+        key = (r.rule, r.verdict, r.host, r.ip, r.country, r.matched, r.accepted_by)
+        first.setdefault(key, r)  # its detail (a URL) stands as the example
+        counts[key] = counts.get(key, 0) + 1
+    return tuple(Finding(**{**first[k].to_dict(), "count": n}) for k, n in counts.items())
+
+
+def _cc(lk: Lookups | None, ip: str | None) -> str:
+    if lk is None or lk.geo is None or ip is None:
+        return "?"
+    return lk.country(ip).country or "?"
+
+
+def _unexamined(rule: str, policy: Policy, kind: str, host: str | None, ip: str | None,
+                country: str, why: str, detail: str = "") -> Finding:
+    acc = policy.acceptance(kind, host, ip)
+    return Finding(rule, "accepted" if acc else "unexamined", host or "?", ip or "?", country,
+                   f"{kind}: {why}", detail, accepted_by=acc.name if acc else "")
+
+
+def _refusals(rule: str, policy: Policy, refused: Sequence[Unexamined], lk: Lookups | None) -> list[Finding]:
+    out = []
+    for u in refused:
+        out.append(_unexamined(rule, policy, "tls-refused", u.host, u.ip, _cc(lk, u.ip),
+                               "the client refused the proxy's TLS (pinning?): its traffic was not seen",
+                               u.detail))
+    return out
+
+
+def check_allowlist(cs: Sequence[Contact], policy: Policy, refused: Sequence[Unexamined] = (),
+                    lk: Lookups | None = None) -> RuleResult:
+    """Every destination is allowed by name or is the scenario's first party; unknown is not allowed."""
+    rows: list[Finding] = []
+    for c in cs:
+        if c.host is None:
+            rows.append(_unexamined(ALLOWLIST, policy, "unknown-host", None, c.ip, "?",
+                                    "destination host unknown", c.url))
+        elif policy.allows(c.host) is None:
+            rows.append(Finding(ALLOWLIST, "violation", c.host, c.ip or "?", _cc(lk, c.ip),
+                                "not in the allowlist", c.url))
+    rows += _refusals(ALLOWLIST, policy, refused, lk)
+    return RuleResult(ALLOWLIST, _grouped(rows))
+
+
+def check_trackers(cs: Sequence[Contact], policy: Policy, lk: Lookups,
+                   refused: Sequence[Unexamined] = ()) -> RuleResult:
+    """No request reaches a host that a tracker list names."""
+    rows: list[Finding] = []
+    for c in cs:
+        if c.host is None:
+            rows.append(_unexamined(TRACKERS, policy, "unknown-host", None, c.ip, "?",
+                                    "destination host unknown", c.url))
+            continue
+        hits = lk.tracker(c.host)
+        if hits:
+            rows.append(Finding(TRACKERS, "violation", c.host, c.ip or "?", _cc(lk, c.ip),
+                                "; ".join(f"{m.list}: {m.rule}" for m in hits), c.url))
+    rows += _refusals(TRACKERS, policy, refused, lk)
+    return RuleResult(TRACKERS, _grouped(rows), lk.trackers.datasets if lk.trackers else ())
+
+
+def check_countries(cs: Sequence[Contact], policy: Policy, lk: Lookups, forbidden: Iterable[str],
+                    refused: Sequence[Unexamined] = ()) -> RuleResult:
+    """No server of the traffic is located in a forbidden country; an unknown country is unexamined."""
+    forbidden = tuple(forbidden)
+    rows: list[Finding] = []
+    for c in cs:
+        if c.ip is None:
+            rows.append(_unexamined(COUNTRIES, policy, "no-ip", c.host, None, "?",
+                                    "server address unknown (no connection, not in the offline host map)",
+                                    c.url))
+            continue
+        ans = lk.country(c.ip)
+        if ans.country is None:
+            rows.append(_unexamined(COUNTRIES, policy, "unknown-country", c.host, c.ip, "?",
+                                    f"country unknown: {ans.reason}", c.url))
+        elif ans.country in forbidden:
+            rows.append(Finding(COUNTRIES, "violation", c.host or "?", c.ip, ans.country,
+                                f"{geo_mod.country_name(ans.country)} ({ans.source})", c.url))
+    rows += _refusals(COUNTRIES, policy, refused, lk)
+    return RuleResult(COUNTRIES, _grouped(rows), (lk.geo.dataset,) if lk.geo else ())
+
+
+def check_encryption(cs: Sequence[Contact], policy: Policy) -> RuleResult:
+    """Nothing in clear text: plain HTTP, ws://, plain DNS; raw TCP/UDP cannot be told, so unexamined."""
+    rows: list[Finding] = []
+    for c in cs:
+        if c.plaintext:
+            rows.append(Finding(ENCRYPTION, "violation", c.host or "?", c.ip or "?", "?",
+                                f"plaintext {c.protocol}", c.url))
+        elif c.plaintext is None:
+            rows.append(_unexamined(ENCRYPTION, policy, c.protocol, c.host, c.ip, "?",
+                                    f"raw {c.protocol.upper()} passed through unread"))
+    return RuleResult(ENCRYPTION, _grouped(rows))
+
+
+def check_unexamined(cs: Sequence[Contact], policy: Policy, refused: Sequence[Unexamined] = ()) -> RuleResult:
+    """No traffic escaped inspection: refused TLS, raw TCP, UDP (QUIC); accepted only by name."""
+    rows: list[Finding] = []
+    for c in cs:
+        if not c.examined:
+            why = ("UDP (QUIC?) passed through unread" if c.protocol == "udp"
+                   else "raw TCP passed through unread")
+            rows.append(_unexamined(UNEXAMINED, policy, c.protocol, c.host, c.ip, "?", why))
+    rows += _refusals(UNEXAMINED, policy, refused, None)
+    return RuleResult(UNEXAMINED, _grouped(rows))
+
+
+def destination_findings(flows: Iterable[Flow], policy: Policy, *, tls_failures: Iterable[dict] = (),
+                         first_parties: tuple[str, ...] = (), lookups: Lookups | None = None,
+                         root: Path | None = None) -> tuple[Finding, ...]:
+    """Every destination and transport finding of a capture that is not accepted, for `telltale scan`.
+
+    The allowlist rule runs when the policy has an allowlist or a first party, the
+    country rule when it forbids countries; trackers, encryption and unexamined always.
+    """
+    cs = contacts(flows)
+    refused = tls_refusals(tls_failures)
+    pol = policy.with_first_parties(first_parties) if first_parties else policy
+    lk = lookups or lookups_for(pol, root, geo=bool(pol.forbidden))
+    results = [check_trackers(cs, pol, lk), check_encryption(cs, pol), check_unexamined(cs, pol, refused)]
+    if pol.allow or pol.first_parties:
+        results.append(check_allowlist(cs, pol))
+    if pol.forbidden:
+        results.append(check_countries(cs, pol, lk, pol.forbidden))
+    return tuple(f for r in results for f in r.findings if f.verdict != "accepted")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One row of `telltale destinations`: a host and what went to it."""
+
+    host: str
+    domain: str
+    ips: tuple[str, ...]
+    country: str  # one code, several joined by "," or "?"
+    tracker: str  # the lists that name it, "" if none
+    requests: int
+    bytes_sent: int
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["ips"] = list(self.ips)
+        d["tracker"] = self.tracker or None
+        d["country"] = None if self.country == "?" else self.country
+        return d
+
+
+def summarise(cs: Iterable[Contact], lk: Lookups) -> tuple[Destination, ...]:
+    from telltale.window import registrable_domain
+
+    by_host: dict[str, list[Contact]] = {}
+    for c in cs:
+        by_host.setdefault(c.host or (c.ip or "?"), []).append(c)
+    out = []
+    for host, group in sorted(by_host.items(), key=lambda kv: (-sum(c.bytes_sent for c in kv[1]), kv[0])):
+        ips = tuple(sorted({c.ip for c in group if c.ip}))
+        countries = sorted({lk.country(ip).country or "?" for ip in ips}) or ["?"]
+        hits = lk.tracker(host) if host != "?" else ()
+        out.append(Destination(host, registrable_domain(host) if host != "?" else "?", ips,
+                               ",".join(countries), ", ".join(f"{m.list}: {m.rule}" for m in hits),
+                               sum(c.requests for c in group), sum(c.bytes_sent for c in group)))
+    return tuple(out)
+
+
+def _cut(v: str, width: int = 60) -> str:
+    return v if len(v) <= width else v[: width - 3] + "..."
+
+
+def table(findings: Sequence[Finding], datasets: Sequence[Dataset] = ()) -> str:
+    """A fixed-width table a reviewer reads in the report: one finding a row, sources below."""
+    if not findings:
+        body = "(no findings)"
+    else:
+        head = ("verdict", "host", "IP", "country", "matched", "flows", "accepted by")
+        rows = [(f.verdict, f.host, f.ip, f.country, f.matched, str(f.count), f.accepted_by or "-")
+                for f in sorted(findings, key=lambda f: (f.verdict != "violation", f.verdict, f.host))]
+        widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) for i, h in enumerate(head)]
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+        body = "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+                         + [fmt.format(*(_cut(v) for v in r)) for r in rows])
+    if datasets:
+        body += "\n\ndata: " + "\n      ".join(d.line() for d in datasets)
+        if any(d.name == "dbip-country-lite" for d in datasets):
+            body += f"\n      {geo_mod.ATTRIBUTION}"
+    return body

@@ -1,0 +1,133 @@
+"""Steps that judge where the window's traffic went and how: allowlist, trackers, server
+countries, plaintext, unexamined traffic. Words -> telltale.destinations.rules calls.
+
+A proven breach fails the scenario (with a table of host, IP, country and the list that
+matched); traffic a rule cannot judge (unknown server, refused TLS, raw UDP) leaves it
+broken unless policy.yaml accepts it by name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import allure
+import pytest
+from pytest_bdd import parsers, then
+
+from fixtures.run import RunContext
+from telltale.destinations import geo, policy, rules, transport
+from telltale.errors import CaptureBroken, ConfigError
+from telltale.inventory import Device
+from telltale.window import Window, WindowTraffic, missing_controls
+
+
+@pytest.fixture
+def destination_policy_file(telltale_run: RunContext) -> Path:
+    """policy.yaml beside devices.yaml (a test suite may point elsewhere by overriding this)."""
+    return telltale_run.layout.root / policy.POLICY_FILE
+
+
+def _feature_keys(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    tmpl = scenario_wrapper_template_registry.get(getattr(request.node, "obj", None))
+    if tmpl is None:
+        return ()
+    return (Path(tmpl.feature.filename).stem, tmpl.feature.name)
+
+
+@pytest.fixture
+def destination_policy(request: pytest.FixtureRequest, destination_policy_file: Path,
+                       device: Device) -> policy.Policy:
+    """The policy in force for this scenario on this device (defaults, firmware, device, feature)."""
+    if not destination_policy_file.is_file():
+        return policy.Policy(source="built-in defaults (no policy.yaml)")
+    try:
+        pf = policy.load(destination_policy_file)
+    except ConfigError as e:
+        raise CaptureBroken(f"no destination verdict: {e}") from None
+    return policy.resolve(pf, device=device.name, firmware=device.firmware, feature=_feature_keys(request),
+                          source=destination_policy_file)
+
+
+def _traffic(window: Window) -> WindowTraffic:
+    """The window's traffic; refused TLS alone does not stop here: the rules judge it against the
+    policy's named acceptances. Anything else the capture cannot vouch for stays broken."""
+    try:
+        return window.traffic()
+    except CaptureBroken:
+        t = window._traffic  # closed, but with problems: find out which
+        if t is None or t.damaged or t.span.in_flight or missing_controls(t.flows, window.visits):
+            raise
+        return t
+
+
+def _first_parties(window: Window) -> tuple[str, ...]:
+    return tuple(v.host for v in window.visits)
+
+
+def _verdict(result: rules.RuleResult, what: str) -> None:
+    text = result.table()
+    allure.attach(text, f"destinations: {result.rule}", allure.attachment_type.TEXT)
+    if result.findings:
+        allure.attach(json.dumps([f.to_dict() for f in result.findings], indent=1),
+                      f"destinations-{result.rule}.json", allure.attachment_type.JSON)
+    if result.violations:
+        raise AssertionError(f"{what}:\n{text}")
+    if result.unexamined:
+        raise CaptureBroken(f"no verdict on {result.rule}: traffic could not be judged and no "
+                            f"acceptance in policy.yaml names it:\n{text}")
+
+
+@then("no traffic goes to hosts outside the allowlist")
+def only_allowed_hosts(capture_window: Window, destination_policy: policy.Policy) -> None:
+    """Every host reached is allowed in policy.yaml or is the scenario's own first party."""
+    t = _traffic(capture_window)
+    pol = destination_policy.with_first_parties(_first_parties(capture_window))
+    lk = rules.lookups_for(pol, trackers=False)
+    result = rules.check_allowlist(transport.contacts(t.flows), pol,
+                                   transport.tls_refusals(t.span.tls_failures), lk)
+    _verdict(result, "traffic went to hosts outside the allowlist")
+
+
+@then("no request reaches a known tracker")
+def no_known_tracker(capture_window: Window, destination_policy: policy.Policy) -> None:
+    """No host reached is named by a tracker list (AdGuard Tracking Protection, OEM telemetry)."""
+    t = _traffic(capture_window)
+    lk = rules.lookups_for(destination_policy)
+    result = rules.check_trackers(transport.contacts(t.flows), destination_policy, lk,
+                                  transport.tls_refusals(t.span.tls_failures))
+    _verdict(result, "requests reached known trackers")
+
+
+@then(parsers.parse("no data is sent to servers in {countries}"))
+def no_forbidden_country(capture_window: Window, destination_policy: policy.Policy, countries: str) -> None:
+    """No server reached is located in the named countries; a server of unknown place is no pass."""
+    try:
+        forbidden = geo.parse_countries(countries)
+    except ValueError as e:
+        raise CaptureBroken(f"no verdict: {e}") from None
+    t = _traffic(capture_window)
+    lk = rules.lookups_for(destination_policy, trackers=False)
+    result = rules.check_countries(transport.contacts(t.flows), destination_policy, lk, forbidden,
+                                   transport.tls_refusals(t.span.tls_failures))
+    names = ", ".join(geo.country_name(c) for c in forbidden)
+    _verdict(result, f"data was sent to servers in {names}")
+
+
+@then("all traffic is encrypted")
+def all_encrypted(capture_window: Window, destination_policy: policy.Policy) -> None:
+    """No plain HTTP, ws:// or plain DNS; raw TCP/UDP the proxy could not read is no pass."""
+    t = _traffic(capture_window)
+    result = rules.check_encryption(transport.contacts(t.flows), destination_policy)
+    _verdict(result, "traffic was sent in clear text")
+
+
+@then("no traffic was left unexamined")
+def nothing_unexamined(capture_window: Window, destination_policy: policy.Policy) -> None:
+    """Every byte went through the proxy readable: no refused TLS (pinning), raw TCP or UDP (QUIC)."""
+    t = _traffic(capture_window)
+    result = rules.check_unexamined(transport.contacts(t.flows), destination_policy,
+                                    transport.tls_refusals(t.span.tls_failures))
+    _verdict(result, "traffic escaped inspection")
