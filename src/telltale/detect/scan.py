@@ -6,12 +6,16 @@ findings); capture files are read at the edge (`scan_files`), flow by flow.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from mitmproxy import flow as mflow
 
+from telltale.capture.store import _length_prefix
 from telltale.detect import sources
 from telltale.detect.matcher import Hit, Matcher
 from telltale.detect.model import Canary, Finding, Limits, ScanResult, Sent
@@ -130,22 +134,122 @@ def scan_flows(flows: Iterable[mflow.Flow], canaries: Iterable[Canary] | Detecto
     return out.result()
 
 
-def scan_files(paths: Iterable[str | Path], canaries: Iterable[Canary] | Detector) -> ScanResult:
-    """Scan capture files (mitmproxy flow files or HAR), flow by flow; damage is reported, not fatal."""
+def _scan_capture(det: Detector, p: str, out: _Collector, start: int = 0, end: int | None = None,
+                  first: int = 0) -> None:
+    try:
+        for index, item in sources.read_capture(p, start, end, first):
+            if isinstance(item, CaptureFileError):
+                out.errors.append(item)
+                continue
+            try:
+                out.add(det.scan_sent(item))
+            except Exception as e:  # noqa: BLE001
+                out.errors.append(CaptureFileError(p, f"record {index} (flow {item.flow})",
+                                                   f"cannot be scanned: {type(e).__name__}: {e}"))
+    except CaptureFileError as e:
+        out.errors.append(e)
+
+
+# --- parallel scanning of large flow files -----------------------------------
+
+PARALLEL_MIN_BYTES = 8 << 20  # smaller captures are scanned in this process
+
+
+def _workers() -> int:
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:
+        n = os.cpu_count() or 1
+    return max(1, n)
+
+
+def _spans(p: str, n: int) -> list[tuple[int, int | None, int]]:
+    """(start, end, index of the first record) of about `n` spans of a flow file on record boundaries.
+
+    Only length prefixes are read. At damage the walk stops: the last span runs to the end of
+    the file, so its reader meets the damage just as a serial read would.
+    """
+    total = os.path.getsize(p)
+    step = total / n
+    bounds: list[tuple[int, int]] = [(0, 0)]
+    index = 0
+    with open(p, "rb") as fo:
+        while len(bounds) < n:
+            pos = fo.tell()
+            if pos >= total:
+                break
+            if pos >= bounds[-1][0] + step:
+                bounds.append((pos, index))
+            head, closed = _length_prefix(fo)
+            if not closed or not head.isdigit():
+                break
+            nxt = fo.tell() + int(head) + 1
+            if nxt > total:
+                break
+            fo.seek(nxt)
+            index += 1
+    return [(b[0], bounds[i + 1][0] if i + 1 < len(bounds) else None, b[1]) for i, b in enumerate(bounds)]
+
+
+_WORKER_DETECTORS: dict[tuple[tuple[Canary, ...], Limits], Detector] = {}
+
+
+def _scan_span(canaries: tuple[Canary, ...], limits: Limits, p: str, start: int, end: int | None,
+               first: int) -> tuple[list[Finding], list, list[str], int]:
+    """One span, in a worker: errors travel as plain tuples (the exception does not pickle)."""
+    key = (canaries, limits)
+    det = _WORKER_DETECTORS.get(key)
+    if det is None:
+        _WORKER_DETECTORS.clear()
+        det = _WORKER_DETECTORS[key] = Detector.build(canaries, limits)
+    out = _Collector()
+    _scan_capture(det, p, out, start, end, first)
+    errors = [(e.path, e.where, e.message) if isinstance(e, CaptureFileError) else str(e) for e in out.errors]
+    return out.findings, errors, out.truncated, out.flows
+
+
+def _scan_parallel(det: Detector, p: str, out: _Collector, workers: int) -> bool:
+    """Scan a large flow file in spans, in worker processes; False (nothing added) if it cannot be."""
+    try:
+        if sources.capture_kind(p) != "flows":
+            return False
+        spans = _spans(p, workers)
+        if len(spans) < 2:
+            return False
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=ctx) as pool:
+            futures = [pool.submit(_scan_span, det.canaries, det.limits, p, s, e, f) for s, e, f in spans]
+            results = [f.result() for f in futures]
+    except CaptureFileError:
+        return False  # the serial scan reports it
+    except Exception:  # noqa: BLE001 - no worker processes here (or they died): scan serially
+        return False
+    for findings, errors, truncated, flows in results:  # in file order: as a serial scan
+        out.findings += findings
+        out.errors += [CaptureFileError(*e) if isinstance(e, tuple) else e for e in errors]
+        out.truncated += truncated
+        out.flows += flows
+    return True
+
+
+def scan_files(paths: Iterable[str | Path], canaries: Iterable[Canary] | Detector,
+               workers: int | None = None, parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> ScanResult:
+    """Scan capture files (mitmproxy flow files or HAR), flow by flow; damage is reported, not fatal.
+
+    A flow file of `parallel_min_bytes` or more is scanned in spans by `workers` processes
+    (default: one per core); the result is the same as a serial scan's, in the same order.
+    """
     det = _detector(canaries)
+    n = _workers() if workers is None else workers
     out = _Collector()
     for path in paths:
         p = str(path)
-        try:
-            for index, item in sources.read_capture(p):
-                if isinstance(item, CaptureFileError):
-                    out.errors.append(item)
-                    continue
-                try:
-                    out.add(det.scan_sent(item))
-                except Exception as e:  # noqa: BLE001
-                    out.errors.append(CaptureFileError(p, f"record {index} (flow {item.flow})",
-                                                       f"cannot be scanned: {type(e).__name__}: {e}"))
-        except CaptureFileError as e:
-            out.errors.append(e)
+        if n > 1:
+            try:
+                big = os.path.getsize(p) >= parallel_min_bytes
+            except OSError:
+                big = False
+            if big and _scan_parallel(det, p, out, n):
+                continue
+        _scan_capture(det, p, out)
     return out.result()

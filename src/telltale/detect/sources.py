@@ -166,18 +166,27 @@ def capture_kind(path: str | Path) -> str:
     raise CaptureFileError(p, "start of file", "neither a mitmproxy flow file nor a HAR file")
 
 
-def read_capture(path: str | Path) -> Iterator[tuple[int, Sent | CaptureFileError]]:
-    """(index, what was sent or the error) for each record/entry of a capture file, streaming."""
+def read_capture(path: str | Path, start: int = 0, end: int | None = None,
+                 first: int = 0) -> Iterator[tuple[int, Sent | CaptureFileError]]:
+    """(index, what was sent or the error) for each record/entry of a capture file, streaming.
+
+    `start`/`end`: a span of a flow file on record boundaries whose first record is record
+    number `first` of the file (indices, also in errors, are the file's).
+    """
     p = str(path)
-    if capture_kind(p) == "har":
+    if start == 0 and end is None and capture_kind(p) == "har":
         yield from read_har(p)
         return
-    for rec in read_records(p):
+    for rec in read_records(p, start, end):
+        index = rec.index + first
         if rec.error is not None:
-            yield rec.index, rec.error
+            err = rec.error
+            if first and err.where == f"record {rec.index}":
+                err = CaptureFileError(err.path, f"record {index}", err.message)
+            yield index, err
             continue
         try:
-            yield rec.index, sent_of_flow(rec.flow, p)
+            yield index, sent_of_flow(rec.flow, p)
         except Exception as e:  # noqa: BLE001 - one odd flow must not stop the others
-            yield rec.index, CaptureFileError(p, f"record {rec.index} (flow {rec.flow.id})",
-                                              f"cannot take it apart: {e}")
+            yield index, CaptureFileError(p, f"record {index} (flow {rec.flow.id})",
+                                          f"cannot take it apart: {e}")
