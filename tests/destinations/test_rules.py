@@ -1,0 +1,182 @@
+"""Each destination and transport rule, with a capture that passes and one that fails."""
+
+from __future__ import annotations
+
+import pytest
+from mitmproxy.test import tflow
+
+from telltale.destinations import geo, rules, transport
+from telltale.destinations.policy import Policy, parse, resolve
+
+from .helpers import offline, request
+
+SG, RU, US = "47.241.10.20", "77.88.55.60", "8.8.8.8"
+RU6 = "2a02:6b8::2:242"  # Yandex, Moscow
+
+
+@pytest.fixture(scope="module")
+def lk(ready_data) -> rules.Lookups:
+    return rules.lookups_for(Policy())
+
+
+@pytest.fixture(scope="module")
+def ready_data():
+    from telltale.destinations.datasets import node_modules
+
+    if not (node_modules() / "@ip-location-db").is_dir():
+        pytest.fail("run `telltale setup` first (npm ci): the offline datasets are missing")
+
+
+def policy(text: str) -> Policy:
+    return resolve(parse(text))
+
+
+def cs(*flows):
+    return transport.contacts(flows)
+
+
+# allowlist
+def test_allowlist_passes_listed_hosts_and_the_first_party():
+    pol = policy("defaults:\n  allow: ['*.cdn.example.org']\n").with_first_parties(("www.shop.example",))
+    result = rules.check_allowlist(cs(request("https://img.cdn.example.org/a", US),
+                                      request("https://api.shop.example/cart", US)), pol)
+    assert result.passed and result.findings == ()
+
+
+def test_allowlist_fails_other_hosts_with_their_address():
+    pol = policy("defaults:\n  allow: ['*.cdn.example.org']\n")
+    result = rules.check_allowlist(cs(request("https://cdn.example.org/a", US),  # apex is not *.
+                                      request("https://tracking.intl.miui.com/t", SG)), pol)
+    assert not result.passed
+    assert {(v.host, v.ip) for v in result.violations} == {("cdn.example.org", US),
+                                                           ("tracking.intl.miui.com", SG)}
+
+
+def test_an_unknown_host_never_passes_the_allowlist():
+    """A raw UDP flow with no name: even an allow-everything policy cannot clear it."""
+    u = tflow.tudpflow()
+    u.server_conn.address = None
+    u.server_conn.sni = None
+    u.server_conn.peername = None
+    result = rules.check_allowlist(cs(u), policy("defaults:\n  allow: ['*']\n"))
+    assert not result.passed
+    assert [(f.verdict, f.host) for f in result.findings] == [("unexamined", "?")]
+
+
+def test_an_ip_literal_is_not_cleared_by_a_host_pattern():
+    pol = policy("defaults:\n  allow: ['*.example.org']\n")
+    result = rules.check_allowlist(cs(request(f"http://{SG}/x")), pol)
+    assert [v.host for v in result.violations] == [SG]
+
+
+# trackers
+def test_tracker_rule_fails_on_listed_oem_telemetry_and_names_the_list(lk):
+    result = rules.check_trackers(cs(request("https://sa.api.intl.miui.com/sa?project=browser", SG),
+                                     request("https://tracking.rus.miui.com/track", RU)), Policy(), lk)
+    assert not result.passed
+    found = {v.host: v.matched for v in result.violations}
+    assert "oem-telemetry: sa.api.intl.miui.com" in found["sa.api.intl.miui.com"]
+    assert "adguard-tracking-protection: tracking.*.miui.com" in found["tracking.rus.miui.com"]
+    assert "SG" in result.table() and "AdGuard Tracking Protection filter" in result.table()
+
+
+def test_tracker_rule_passes_hosts_no_list_names(lk):
+    result = rules.check_trackers(cs(request("https://www.example.net/page", US)), Policy(), lk)
+    assert result.passed
+
+
+def test_a_known_tracker_is_found_on_a_subdomain(lk):
+    result = rules.check_trackers(cs(request("https://region1.google-analytics.com/g/collect", US)),
+                                  Policy(), lk)
+    assert [v.matched for v in result.violations] == ["adguard-tracking-protection: google-analytics.com"]
+
+
+# countries
+def test_country_rule_fails_for_singapore_and_russia_ipv4_and_ipv6(lk):
+    flows = cs(request("https://tracking.intl.miui.com/t", SG), request("https://yandex.ru/", RU6),
+               request("https://dns.google/", US))
+    result = rules.check_countries(flows, Policy(), lk, geo.parse_countries("Singapore, Russia"))
+    assert {(v.host, v.country) for v in result.violations} == {("tracking.intl.miui.com", "SG"),
+                                                                ("yandex.ru", "RU")}
+    assert not result.unexamined
+
+
+def test_country_rule_passes_servers_elsewhere(lk):
+    result = rules.check_countries(cs(request("https://dns.google/", US),
+                                      request("https://dns.google/", "2001:4860:4860::8888")),
+                                   Policy(), lk, ("SG", "RU"))
+    assert result.passed
+
+
+def test_offline_host_map_address_is_judged(lk):
+    result = rules.check_countries(cs(offline("https://sa.api.intl.miui.com/sa", "47.241.10.21")),
+                                   Policy(), lk, ("SG",))
+    assert [v.country for v in result.violations] == ["SG"]
+
+
+@pytest.mark.parametrize("ip", [None, "127.0.0.1", "10.1.2.3", "2001:db8::1"],
+                         ids=["no-address", "loopback", "private", "documentation-v6"])
+def test_an_unknown_country_is_never_a_pass(lk, ip):
+    result = rules.check_countries(cs(request("https://somewhere.example.com/", ip)), Policy(), lk, ("SG",))
+    assert not result.passed
+    assert [f.verdict for f in result.findings] == ["unexamined"]
+
+
+def test_a_named_acceptance_covers_unknown_addresses_and_is_shown(lk):
+    pol = policy("defaults:\n  accept_unexamined:\n    - name: offline-pages\n"
+                 "      hosts: ['*.example.net']\n      kinds: [no-ip]\n      reason: answered offline\n")
+    result = rules.check_countries(cs(request("https://tt-1.example.net/")), pol, lk, ("SG",))
+    assert result.passed
+    assert [(f.verdict, f.accepted_by) for f in result.findings] == [("accepted", "offline-pages")]
+    other = rules.check_countries(cs(request("https://tt-1.example.org/")), pol, lk, ("SG",))
+    assert not other.passed, "an acceptance covers only the hosts it names"
+
+
+# encryption
+def test_encryption_fails_plain_http_and_passes_https():
+    bad = rules.check_encryption(cs(request("http://tracking.intl.miui.com/t", SG)), Policy())
+    assert [v.matched for v in bad.violations] == ["plaintext http"]
+    assert rules.check_encryption(cs(request("https://tracking.intl.miui.com/t", SG)), Policy()).passed
+
+
+def test_raw_tcp_cannot_be_called_encrypted():
+    result = rules.check_encryption(cs(tflow.ttcpflow()), Policy())
+    assert not result.passed and not result.violations and result.unexamined
+
+
+# unexamined
+def test_unexamined_fails_on_quic_and_refused_tls():
+    refused = transport.tls_refusals([{"event": "tls_failed_client", "sni": "pinned.example.org",
+                                       "server": f"{SG}:443", "error": "certificate unknown", "window": "w"}])
+    result = rules.check_unexamined(cs(tflow.tudpflow(), request("https://ok.example.net/", US)),
+                                    Policy(), refused)
+    kinds = sorted(f.matched.split(":")[0] for f in result.unexamined)
+    assert kinds == ["tls-refused", "udp"]
+    assert "pinned.example.org" in result.table()
+
+
+def test_unexamined_passes_when_everything_was_read_or_accepted():
+    pol = policy("defaults:\n  accept_unexamined:\n    - name: pinned-updater\n"
+                 "      hosts: [pinned.example.org]\n      kinds: [tls-refused]\n      reason: vendor pins\n")
+    refused = transport.tls_refusals([{"event": "tls_failed_client", "sni": "pinned.example.org",
+                                       "server": None, "error": "x"}])
+    assert rules.check_unexamined(cs(request("https://ok.example.net/", US)), pol, refused).passed
+    assert rules.check_unexamined(cs(request("https://ok.example.net/", US)), Policy(), ()).passed
+
+
+def test_destination_findings_for_scan_leave_out_accepted(lk):
+    pol = policy("defaults:\n  allow: ['*.example.net']\n  forbidden_countries: [RU]\n"
+                 "  accept_unexamined:\n    - {name: t, hosts: ['*.example.net'], kinds: [no-ip], reason: test}\n")
+    flows = [request("https://tt-1.example.net/"), request("http://yandex.ru/", RU6)]
+    found = rules.destination_findings(flows, pol, lookups=lk)
+    assert {(f.rule, f.verdict, f.host) for f in found} == {
+        ("allowlist", "violation", "yandex.ru"), ("countries", "violation", "yandex.ru"),
+        ("encryption", "violation", "yandex.ru")}
+    assert all(isinstance(f, rules.Finding) for f in found)
+
+
+def test_sizes_come_from_the_wire_not_from_decoding():
+    f = request("https://a.example.net/", US, body=b"\x1f\x8b" + b"x" * 100)
+    f.request.headers["content-encoding"] = "gzip"  # not valid gzip: .content would raise
+    (c,) = cs(f)
+    assert c.bytes_sent > 102
