@@ -251,12 +251,50 @@ def _grep(patterns: Path, data: Path, timeout: float = 300) -> str:
     return f"{dt:.2f}" if proc.returncode in (0, 1) else f"exit {proc.returncode}"
 
 
+def _tree_rss_kb(root: int) -> int:
+    """Summed VmRSS of `root` and all its descendants (the scan's worker processes), from /proc."""
+    parents: dict[int, int] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fo:
+                    parents[int(d)] = int(fo.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, grew = {root}, True
+    while grew:
+        new = {p for p, pp in parents.items() if pp in tree and p not in tree}
+        tree |= new
+        grew = bool(new)
+    total = 0
+    for pid in tree:
+        try:
+            with open(f"/proc/{pid}/status") as fo:
+                total += next((int(line.split()[1]) for line in fo if line.startswith("VmRSS:")), 0)
+        except OSError:
+            pass
+    return total
+
+
 def memory_child(path: str, n: int) -> None:
     """Run in a child: scan `path` with `n` canaries and print the result summary as JSON."""
+    import threading
+
+    peak, done = [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.25):
+            peak[0] = max(peak[0], _tree_rss_kb(os.getpid()))
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
     t, result = _timed(lambda: scan_files([path], canary_set(n)))
+    done.set()
+    th.join()
     print(json.dumps({"seconds": t, "flows": result.flows_scanned, "findings": len(result.findings),
                       "errors": len(result.errors), "truncated": len(result.truncated),
-                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "tree_kb": peak[0]}))
 
 
 def bench_memory(workdir: Path, size_mb: int, n: int) -> None:
@@ -274,7 +312,8 @@ def bench_memory(workdir: Path, size_mb: int, n: int) -> None:
     info = json.loads(proc.stdout)
     print(f"scan of {mb:.0f} MB with {n} canaries: {info['seconds']:.0f} s "
           f"({mb / info['seconds']:.1f} MB/s, {info['flows'] / info['seconds']:,.0f} flows/s), "
-          f"peak RSS of the scanning process {info['maxrss_kb'] / 1024:.0f} MB, "
+          f"peak RSS of the scanning process {info['maxrss_kb'] / 1024:.0f} MB "
+          f"(with its worker processes, sampled: {info['tree_kb'] / 1024:.0f} MB), "
           f"{info['findings']} findings, {info['errors']} errors, {info['truncated']} truncated")
     path.unlink()
 
