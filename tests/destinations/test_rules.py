@@ -166,7 +166,8 @@ def test_unexamined_passes_when_everything_was_read_or_accepted():
 
 def test_destination_findings_for_scan_leave_out_accepted(lk):
     pol = policy("defaults:\n  allow: ['*.example.net']\n  forbidden_countries: [RU]\n"
-                 "  accept_unexamined:\n    - {name: t, hosts: ['*.example.net'], kinds: [no-ip], reason: test}\n")
+                 "  accept_unexamined:\n"
+                 "    - {name: t, hosts: ['*.example.net'], kinds: [no-ip], reason: test}\n")
     flows = [request("https://tt-1.example.net/"), request("http://yandex.ru/", RU6)]
     found = rules.destination_findings(flows, pol, lookups=lk)
     assert {(f.rule, f.verdict, f.host) for f in found} == {
