@@ -110,3 +110,16 @@ def test_adguard_dataset_records_version_date_and_licence():
     assert lst.dataset.licence.startswith("GPL-3.0") and lst.dataset.date.startswith("20")
     assert len(lst) > 10_000
     assert lst.match("tracking.intl.miui.com").rule == "tracking.*.miui.com"
+
+
+def test_wildcards_match_within_and_across_labels():
+    ds = trackers.oem().dataset
+    lst = trackers.HostList(ds, frozenset({"plain.example"}),
+                            ("acr-*-prd.tvcloud.example", "tracking.*.vendor.example",
+                             "*cdn-settings.sdk.example"))
+    assert lst.match("acr-eu-prd.tvcloud.example").rule == "acr-*-prd.tvcloud.example"
+    assert lst.match("x.tracking.a.b.vendor.example").rule == "tracking.*.vendor.example"
+    assert lst.match("eu-cdn-settings.sdk.example").rule == "*cdn-settings.sdk.example"
+    assert lst.match("sub.plain.example").rule == "plain.example"
+    for miss in ("tracking.vendor.example", "acr-prd.tvcloud.example", "plain.example.org", "example"):
+        assert lst.match(miss) is None, miss

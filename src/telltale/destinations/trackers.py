@@ -66,8 +66,14 @@ class HostList:
     notes: tuple[tuple[str, str], ...] = ()  # pattern -> note, for curated entries
 
     def __post_init__(self) -> None:
-        joined = "|".join(f"(?:{_wild_regex(w)})" for w in self.wildcards)
-        object.__setattr__(self, "_wild", re.compile(joined) if joined else None)
+        # Wildcards are bucketed by the whole labels after their last `*` (tracking.*.miui.com
+        # -> miui.com), so a host is tried only against the few that could match it.
+        buckets: dict[str, list[tuple[str, re.Pattern]]] = {}
+        for w in self.wildcards:
+            tail = w.rsplit("*", 1)[1]
+            key = tail.split(".", 1)[1] if "." in tail else ""
+            buckets.setdefault(key, []).append((w, re.compile(_wild_regex(w))))
+        object.__setattr__(self, "_buckets", buckets)
         object.__setattr__(self, "_notes", dict(self.notes))
 
     def __len__(self) -> int:
@@ -76,13 +82,13 @@ class HostList:
     def match(self, host: str) -> TrackerMatch | None:
         host = host.lower().rstrip(".")
         labels = host.split(".")
-        for i in range(len(labels) - 1):
-            suffix = ".".join(labels[i:])
+        suffixes = [".".join(labels[i:]) for i in range(len(labels))]
+        for suffix in suffixes[:-1]:
             if suffix in self.names:
                 return TrackerMatch(self.dataset.name, suffix, self._notes.get(suffix, ""))
-        if self._wild is not None and self._wild.search(host):
-            for w in self.wildcards:  # which one: only on a hit, and wildcards are few
-                if re.search(_wild_regex(w), host):
+        for key in (*suffixes, ""):
+            for w, rx in self._buckets.get(key, ()):
+                if rx.search(host):
                     return TrackerMatch(self.dataset.name, w, self._notes.get(w, ""))
         return None
 
