@@ -213,7 +213,7 @@ def _scan_parallel(det: Detector, p: str, out: _Collector, workers: int) -> bool
     try:
         if sources.capture_kind(p) != "flows":
             return False
-        spans = _spans(p, workers)
+        spans = _spans(p, workers * 4)  # more spans than workers: a slow one does not hold up the end
         if len(spans) < 2:
             return False
         ctx = multiprocessing.get_context("forkserver")
