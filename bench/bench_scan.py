@@ -216,13 +216,15 @@ def bench_rates(path: Path, n_flows: int, sizes: list[int], workdir: Path) -> No
         pats.write_bytes(b"\n".join(_patterns(canaries)) + b"\n")
         t_grep = _grep(pats, dump)
         print(" | ".join([f"{n:,}", f"{matcher.pattern_count:,}", f"{t_compile:.2f}", f"{t_e2e:.2f}",
-                          f"{t_read / t_scan:.2f}x", f"{t_read / t_serial:.2f}x", f"{n_flows / t_scan:,.0f}", str(len(result.findings)),
+                          f"{t_read / t_scan:.2f}x", f"{t_read / t_serial:.2f}x", f"{n_flows / t_scan:,.0f}",
+                          str(len(result.findings)),
                           f"{TimedMatcher.seconds:.2f}", f"{TimedMatcher.nbytes / 1e6:.1f}", f"{t_raw:.2f}",
                           f"{TimedMatcher.seconds / t_raw:.2f}x", t_grep]))
         sys.stdout.flush()
     print()
     print("scan/read: the rate of scanning (decode + match, compile excluded) relative to FlowReader "
-          "reading alone (workers on every core for a capture of 8 MB or more); serial/read: the same in one process; match/raw: time in the matcher during the scan (over every decoded view) "
+          "reading alone (workers on every core for a capture of 8 MB or more); serial/read: the same "
+          "in one process; match/raw: time in the matcher during the scan (over every decoded view) "
           "relative to the bare database over the raw request bytes; scan s includes compile.")
 
 

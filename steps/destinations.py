@@ -19,7 +19,7 @@ from fixtures.run import RunContext
 from telltale.destinations import geo, policy, rules, transport
 from telltale.errors import CaptureBroken, ConfigError
 from telltale.inventory import Device
-from telltale.window import Window, WindowTraffic, missing_controls
+from telltale.window import Window, WindowTraffic
 
 
 @pytest.fixture
@@ -54,13 +54,7 @@ def destination_policy(request: pytest.FixtureRequest, destination_policy_file: 
 def _traffic(window: Window) -> WindowTraffic:
     """The window's traffic; refused TLS alone does not stop here: the rules judge it against the
     policy's named acceptances. Anything else the capture cannot vouch for stays broken."""
-    try:
-        return window.traffic()
-    except CaptureBroken:
-        t = window._traffic  # closed, but with problems: find out which
-        if t is None or t.damaged or t.span.in_flight or missing_controls(t.flows, window.visits):
-            raise
-        return t
+    return window.traffic(judge_tls_refusals=True)
 
 
 def _first_parties(window: Window) -> tuple[str, ...]:

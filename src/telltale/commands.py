@@ -46,9 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     bundle.register(sub)
     diff.register(sub)
 
-    try:
-        from telltale.detect import cli as detect_cli
-    except ImportError:  # the detection engine is being built beside this
-        detect_cli = None
-    if detect_cli is not None and hasattr(detect_cli, "register"):
-        detect_cli.register(sub)
+    from telltale.destinations import cli as destinations_cli
+    from telltale.detect import cli as detect_cli
+
+    detect_cli.register(sub)
+    destinations_cli.register(sub)

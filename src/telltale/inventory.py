@@ -120,21 +120,21 @@ def select(inv: Inventory, names: list[str] | None, group: str | None,
     return chosen or [inv.get(DEFAULT_DEVICE, source)]
 
 
-def _positions(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
+def key_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
     """Map every key path in a composed YAML document to its 1-based line."""
     out = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for k, v in node.value:
             key = k.value
-            out.update(_positions(v, path + (key,)))
+            out.update(key_lines(v, path + (key,)))
             out[path + (key,)] = k.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, v in enumerate(node.value):
-            out.update(_positions(v, path + (i,)))
+            out.update(key_lines(v, path + (i,)))
     return out
 
 
-def _line_of(loc: tuple, positions: dict[tuple, int]) -> int:
+def line_of(loc: tuple, positions: dict[tuple, int]) -> int:
     loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
     while loc and loc not in positions:
         loc = loc[:-1]
@@ -153,7 +153,7 @@ def parse(text: str, source: str = "devices.yaml") -> Inventory:
         raise ConfigError(f"{source}:{line}: not valid YAML: {problem}") from None
     if not isinstance(data, dict) or "devices" not in data:
         raise ConfigError(f"{source}:1: devices: a top-level 'devices:' mapping is required")
-    positions = _positions(node) if node is not None else {}
+    positions = key_lines(node) if node is not None else {}
     devices = data.get("devices")
     if isinstance(devices, dict):
         # The mapping key is the device's name: one place to write it.
@@ -168,7 +168,7 @@ def parse(text: str, source: str = "devices.yaml") -> Inventory:
         loc = tuple(err["loc"])
         field = ".".join(str(p) for p in loc)
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        line = _line_of(loc, positions)
+        line = line_of(loc, positions)
         raise ConfigError(f"{source}:{line}: {field}: {err['msg']}{more}") from None
 
 

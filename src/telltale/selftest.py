@@ -4,7 +4,8 @@ It runs the requirements on the leaky reference build and checks every
 expectation: a scenario tagged ``@selftest:must-fail`` must be *failed* (not
 broken: broken would mean the lab could not see, not that it caught) with a
 finding that names a host the reference agent sends to and a base64 step in
-its decoding chain; every other scenario must pass or be skipped. Run it after
+its decoding chain (for a destination requirement: a violation at that host,
+with its server's country); every other scenario must pass or be skipped. Run it after
 setting up capture, before trusting a clean report.
 """
 
@@ -35,19 +36,38 @@ def _labels(result: dict, name: str) -> list[str]:
     return [lab["value"] for lab in result.get("labels", []) if lab["name"] == name]
 
 
-def _attachments(node: dict, name: str) -> Iterable[str]:
+def _attachments(node: dict, name: str, prefix: bool = False) -> Iterable[str]:
     for a in node.get("attachments", []):
-        if a["name"] == name:
+        if a["name"] == name or (prefix and a["name"].startswith(name) and a["name"].endswith(".json")):
             yield a["source"]
     for step in node.get("steps", []):
-        yield from _attachments(step, name)
+        yield from _attachments(step, name, prefix)
 
 
 def findings_of(result: dict, results_dir: Path) -> list[dict]:
+    """The leak findings (canary, host, location, chain) attached to a scenario."""
     out: list[dict] = []
     for source in _attachments(result, "findings.json"):
         out += json.loads((results_dir / source).read_text())
     return out
+
+
+def destination_findings_of(result: dict, results_dir: Path) -> list[dict]:
+    """The destination findings (rule, verdict, host, IP, country, list) attached to a scenario."""
+    out: list[dict] = []
+    for source in _attachments(result, "destinations-", prefix=True):
+        out += json.loads((results_dir / source).read_text())
+    return out
+
+
+def _proof(result: dict, results_dir: Path, agent_hosts: set[str]) -> str | None:
+    for f in findings_of(result, results_dir):
+        if f.get("host") in agent_hosts and "base64" in f.get("location", ""):
+            return f"{f['canary']} at {f['host']}: {f['location']}"
+    for f in destination_findings_of(result, results_dir):
+        if f.get("host") in agent_hosts and f.get("verdict") == "violation":
+            return f"{f['rule']}: {f['host']} ({f['ip']}, {f['country']}): {f['matched']}"
+    return None
 
 
 def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str]) -> list[Expectation]:
@@ -57,11 +77,10 @@ def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str]) -> 
         name, status = r.get("name", "?"), r.get("status", "unknown")
         req = ",".join(_labels(r, "requirement")) or "-"
         if "must-fail" in _labels(r, "selftest"):
-            proof = [f for f in findings_of(r, results_dir)
-                     if f.get("host") in agent_hosts and "base64" in f.get("location", "")]
-            ok = status == "failed" and bool(proof)
-            why = (f"{proof[0]['canary']} at {proof[0]['host']}: {proof[0]['location']}" if proof
-                   else f"no finding at {', '.join(sorted(agent_hosts))} with a base64 step")
+            proof = _proof(r, results_dir, agent_hosts)
+            ok = status == "failed" and proof is not None
+            why = proof or (f"no finding at {', '.join(sorted(agent_hosts))} with a base64 step "
+                            "or a destination violation")
             out.append(Expectation(name, req, "failed", status, why, ok))
         else:
             ok = status in ("passed", "skipped")

@@ -86,8 +86,12 @@ class Window:
         self.visits.append(visit)
         return visit
 
-    def traffic(self) -> WindowTraffic:
-        """Close the window (once) and return its flows; CaptureBroken if they cannot be trusted."""
+    def traffic(self, *, judge_tls_refusals: bool = False) -> WindowTraffic:
+        """Close the window (once) and return its flows; CaptureBroken if they cannot be trusted.
+
+        judge_tls_refusals: a caller that judges refused TLS itself (the destination rules,
+        against the policy's named acceptances) gets the traffic despite it; every other
+        problem still breaks the window."""
         if self._traffic is None:
             time.sleep(self.settle)
             span = self.proxy.close_window()
@@ -104,7 +108,7 @@ class Window:
             problems.append(f"{t.span.in_flight} request(s) still in flight at close")
         if t.damaged:
             problems.append("damaged capture records: " + "; ".join(map(str, t.damaged)))
-        if t.span.tls_failures:
+        if t.span.tls_failures and not judge_tls_refusals:
             hosts = sorted({str(e.get("sni") or e.get("server")) for e in t.span.tls_failures})
             problems.append(f"TLS refused by the client (traffic not examined) for {', '.join(hosts)}")
         missing = missing_controls(t.flows, self.visits)

@@ -53,3 +53,62 @@ def test_text_names_the_data_and_the_unexamined(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split()[:4] == ["host", "domain", "IPs", "country"]
     assert "pinned.example.org" in out and "DB-IP" in out and "AdGuard Tracking Protection" in out
+
+
+def _scan(argv: list[str]) -> int:
+    from telltale.detect import cli as detect_cli
+
+    parser = argparse.ArgumentParser(prog="telltale")
+    detect_cli.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+POLICY = """\
+defaults:
+  allow: ["*.example.net"]
+  forbidden_countries: [Singapore, Russia]
+  accept_unexamined:
+    - {name: test-names, hosts: ["*.example.net"], kinds: [no-ip], reason: answered offline}
+"""
+
+
+def test_scan_with_a_policy_reports_destination_findings(tmp_path, capsys):
+    cap = tmp_path / "phone-1.mitm"
+    _capture(cap)
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(POLICY)
+    assert _scan(["scan", str(cap), "--policy", str(pol), "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    rows = {(f["rule"], f["host"]): f for f in out["destinations"]}
+    assert rows[("countries", "tracking.intl.miui.com")]["country"] == "SG"
+    assert rows[("countries", "yandex.ru")]["ip"] == "2a02:6b8::2:242"  # IPv6, placed in Russia
+    assert rows[("trackers", "tracking.intl.miui.com")]["verdict"] == "violation"
+    assert rows[("unexamined", "pinned.example.org")]["verdict"] == "unexamined"
+    assert ("allowlist", "tt-1.example.net") not in rows, "the allowed host is no finding"
+    assert out["findings"] == [] and out["errors"] == []
+
+
+def test_scan_with_a_policy_passes_the_clean_twin(tmp_path, capsys):
+    cap = tmp_path / "phone-1.mitm"
+    with open(cap, "wb") as fo:
+        io.FlowWriter(fo).add(request("https://tt-1.example.net/", None, method="GET"))
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(POLICY)
+    assert _scan(["scan", str(cap), "--policy", str(pol)]) == 0
+    assert "destinations (" in capsys.readouterr().out
+
+
+def test_scan_with_a_bad_policy_names_the_file_and_line(tmp_path):
+    from telltale.errors import ConfigError
+
+    cap = tmp_path / "phone-1.mitm"
+    _capture(cap)
+    pol = tmp_path / "policy.yaml"
+    pol.write_text("defaults:\n  forbidden_countries: [Atlantis]\n")
+    try:
+        _scan(["scan", str(cap), "--policy", str(pol)])
+    except ConfigError as e:
+        assert f"{pol}:2" in str(e)
+    else:
+        raise AssertionError("a bad policy must not scan silently")

@@ -36,7 +36,8 @@ def _flows(n: int):
             body = json.dumps({"i": i, "d": base64.b64encode(b"jane.parallel@example.org").decode()}).encode()
             out.append(http_flow(body=gzip.compress(body), headers={"content-encoding": "gzip"}))
         elif kind == 2:
-            out.append(http_flow(body=gzip.compress(" ".join(str(k * k) for k in range(2000)).encode())[:-300], headers={"content-encoding": "gzip"}))
+            cut = gzip.compress(" ".join(str(k * k) for k in range(2000)).encode())[:-300]
+            out.append(http_flow(body=cut, headers={"content-encoding": "gzip"}))
         else:
             out.append(http_flow(path=f"/plain/{i}", body=b"nothing here " * 20))
     return out

@@ -28,6 +28,8 @@ SCENARIOS = {"Incognito browsing sends no URLs",
              "Browsing telemetry carries no visited URL",
              "App-usage events carry no user content",
              "Device identifiers are never sent while browsing",
+             "Nothing goes to analytics hosts in forbidden countries",
+             "No request reaches a known tracker while browsing",
              *(f"A search on {e} in {m} mode reaches no third party"
                for e in ("https://search.example.com/", "https://find.example.org/")
                for m in ("normal", "incognito"))}

@@ -28,7 +28,7 @@ def leaky_run(ready, tmp_path_factory):
 def test_selftest_catches_every_expected_failure(leaky_run):
     proc, run = leaky_run
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "9 of 9 expected failures caught on local-chromium-leaky" in proc.stdout
+    assert "11 of 11 expected failures caught on local-chromium-leaky" in proc.stdout
     assert (run / "report.html").exists()
 
 
@@ -36,15 +36,25 @@ def test_each_failure_names_the_host_the_canary_and_the_base64_step(leaky_run):
     _, run = leaky_run
     res = results(run)
     must_fail = [r for r in res.values() if "must-fail" in selftest._labels(r, "selftest")]
-    assert len(must_fail) == 9
+    assert len(must_fail) == 11
+    by_destination = {"Nothing goes to analytics hosts in forbidden countries": ("countries", "SG"),
+                      "No request reaches a known tracker while browsing": ("trackers", "SG")}
     for r in must_fail:
         assert r["status"] == "failed", r["name"]
+        if r["name"] in by_destination:
+            rule, country = by_destination.pop(r["name"])
+            rows = selftest.destination_findings_of(r, run / "allure-results")
+            hit = [f for f in rows if f["verdict"] == "violation" and f["host"] in ANALYTICS]
+            assert hit and hit[0]["rule"] == rule and hit[0]["country"] == country, (r["name"], rows)
+            assert hit[0]["ip"].startswith("47.241."), "the address the device reached, from the host map"
+            continue
         found = selftest.findings_of(r, run / "allure-results")
         assert found, r["name"]
         hit = [f for f in found if f["host"] in ANALYTICS and "base64" in f["chain"]]
         assert hit, (r["name"], found)
         assert hit[0]["canary"] and hit[0]["server_ip"].startswith("47.241.")
         assert "«" in hit[0]["excerpt"], "the excerpt marks the match"
+    assert not by_destination, f"destination requirements missing: {by_destination}"
     ids = next(r for r in must_fail if r["name"].startswith("Device identifiers"))
     assert {f["canary"] for f in selftest.findings_of(ids, run / "allure-results")} >= {"imei", "serial"}
 

@@ -22,6 +22,39 @@ def _policy(arg: str | None) -> tuple[policy.Policy, Path | None]:
     return policy.Policy(), None
 
 
+def _flows(capture: Path):
+    """A flow file through Telltale's reader; a HAR file through mitmproxy's own HAR import."""
+    with open(capture, "rb") as fo:
+        head = fo.read(64).lstrip()
+    if head.startswith(b"{"):
+        from mitmproxy import io as mio
+
+        with open(capture, "rb") as fo:
+            yield from mio.FlowReader(fo).stream()
+        return
+    yield from store.read_flows(capture)
+
+
+def scan_findings(captures: list[str], policy_file: str) -> tuple[list[rules.Finding], list[str]]:
+    """`telltale scan --policy`: the destination and transport findings of each capture, not
+    accepted by the policy, and the captures that could not be read (named, the rest still judged)."""
+    f = Path(policy_file)
+    pol = policy.resolve(policy.load(f), source=f)
+    lk = rules.lookups_for(pol, geo=bool(pol.forbidden))
+    found: list[rules.Finding] = []
+    errors: list[str] = []
+    for c in captures:
+        path = Path(c)
+        try:
+            flows = list(_flows(path))
+            events = transport.read_events(transport.events_file(path))
+        except Exception as e:  # noqa: BLE001 - a bad capture is named; the others are still judged
+            errors.append(f"{path}: destinations not judged: {e}")
+            continue
+        found += rules.destination_findings(flows, pol, tls_failures=events, lookups=lk)
+    return found, errors
+
+
 def run(args: argparse.Namespace) -> int:
     pol, _ = _policy(args.policy)
     capture = Path(args.capture)

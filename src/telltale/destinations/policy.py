@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from telltale.destinations import geo, trackers
 from telltale.errors import ConfigError
-from telltale.inventory import _line_of, _positions  # noqa: PLC2701 - shared with devices.yaml
+from telltale.inventory import key_lines, line_of
 
 POLICY_FILE = "policy.yaml"
 
@@ -180,7 +180,7 @@ def parse(text: str, source: str = POLICY_FILE) -> PolicyFile:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: a mapping with defaults/firmware/devices/features is required")
-    positions = _positions(node) if node is not None else {}
+    positions = key_lines(node) if node is not None else {}
     try:
         return PolicyFile.model_validate(data)
     except ValidationError as e:
@@ -189,7 +189,7 @@ def parse(text: str, source: str = POLICY_FILE) -> PolicyFile:
         where = ".".join(str(p) for p in loc)
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}:{_line_of(loc, positions)}: {where}: {msg}{more}") from None
+        raise ConfigError(f"{source}:{line_of(loc, positions)}: {where}: {msg}{more}") from None
 
 
 def load(path: str | Path) -> PolicyFile:

@@ -56,16 +56,36 @@ def exit_code(result: ScanResult) -> int:
 
 def _scan(args: argparse.Namespace) -> int:
     canaries = list(args.canary or []) + list(args.identifier or [])
-    if not canaries:
-        print("telltale scan: error: give at least one --canary or --identifier", file=sys.stderr)
+    if not canaries and not args.policy:
+        print("telltale scan: error: give at least one --canary, --identifier or --policy", file=sys.stderr)
         return 2
-    result = scan_files(args.captures, canaries)
+    result = scan_files(args.captures, canaries) if canaries else ScanResult()
+    dest, dest_errors = [], []
+    if args.policy:
+        from telltale.destinations import cli as dcli
+        from telltale.destinations import rules
+
+        dest, dest_errors = dcli.scan_findings(args.captures, args.policy)
     if args.format == "json":
-        json.dump(result.to_dict(), sys.stdout, indent=2, ensure_ascii=False)
+        out = result.to_dict()
+        if args.policy:
+            out["destinations"] = [f.to_dict() for f in dest]
+            out["errors"] += dest_errors
+        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
-        print(render_text(result))
-    return exit_code(result)
+        if canaries:
+            print(render_text(result))
+        if args.policy:
+            print(f"\ndestinations ({args.policy}): {len(dest)} finding(s)")
+            if dest:
+                print(rules.table(dest))
+            for e in dest_errors:
+                print(f"error: {e}")
+    if dest_errors:
+        return 2
+    code = exit_code(result)
+    return max(code, 1) if dest and code == 0 else code
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -78,5 +98,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a value the scenario made up (URL, search term, token, folder name)")
     p.add_argument("--identifier", action="append", type=_canary("identifier"), metavar="NAME=VALUE",
                    help="a device identifier (IMEI, serial, Android ID, MAC...); its hashes are searched too")
+    p.add_argument("--policy", metavar="FILE",
+                   help="policy.yaml: also report destination and transport findings (allowlist, "
+                        "trackers, forbidden countries, plaintext, unexamined traffic)")
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=_scan)
