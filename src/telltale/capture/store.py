@@ -77,10 +77,86 @@ def _read_frames(fo: BinaryIO, path: str, end: int | None) -> Iterator[tuple[int
         index += 1
 
 
-def read_records(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[Record]:
-    """Yield every record of a mitmproxy flow file; bad ones as errors, never raised.
+def _tn_value(data: bytes, i: int, end: int) -> tuple[object, int]:
+    """One tnetstring value at `data[i:]` (not past `end`): (value, where the next one starts).
 
-    `start` and `end` are byte offsets on record boundaries (a window's span).
+    What mitmproxy's parser gives for well-formed input (`int()` and `float()` read the same
+    bytes it reads), on one bytes buffer and offsets instead of memoryview slices; anything
+    unusual raises, and the caller asks mitmproxy's parser.
+    """
+    colon = data.find(b":", i, i + 11)
+    if colon < 0 or colon >= end:
+        raise ValueError("length prefix")
+    start = colon + 1
+    stop = start + int(data[i:colon])
+    if stop >= end or stop < start:
+        raise ValueError("length")
+    t = data[stop]
+    if t == 44:  # ,
+        return data[start:stop], stop + 1
+    if t == 59:  # ;
+        return data[start:stop].decode("utf8"), stop + 1
+    if t == 125:  # }
+        d = {}
+        while start < stop:
+            k, start = _tn_value(data, start, stop)
+            if start >= stop:
+                raise ValueError("dict")
+            d[k], start = _tn_value(data, start, stop)  # type: ignore[index]
+        return d, stop + 1
+    if t == 93:  # ]
+        lst = []
+        while start < stop:
+            v, start = _tn_value(data, start, stop)
+            lst.append(v)
+        return lst, stop + 1
+    if t == 126 and start == stop:  # ~
+        return None, stop + 1
+    if t == 35:  # #
+        return int(data[start:stop]), stop + 1
+    if t == 33:  # !
+        raw = data[start:stop]
+        if raw == b"true":
+            return True, stop + 1
+        if raw == b"false":
+            return False, stop + 1
+    if t == 94:  # ^
+        return float(data[start:stop]), stop + 1
+    raise ValueError("unusual value")
+
+
+def parse_payload(frame: bytes) -> object:
+    """A record's payload (with its type byte at the end), parsed: mitmproxy's result and errors.
+
+    The fast parser reads what FlowWriter writes; at anything else mitmproxy's own parser
+    decides (its value, or its exception).
+    """
+    try:
+        if frame[-1:] == b"}":
+            return _tn_dict(frame)
+    except Exception:  # noqa: BLE001, S110 - mitmproxy's parser below gives the verdict
+        pass
+    return tnetstring.parse(frame[-1], memoryview(frame)[:-1])
+
+
+def _tn_dict(frame: bytes) -> dict:
+    """The top-level dict of a payload `frame` (its items, then the type byte `}`)."""
+    stop = len(frame) - 1
+    d: dict = {}
+    start = 0
+    while start < stop:
+        k, start = _tn_value(frame, start, stop)
+        if start >= stop:
+            raise ValueError("dict")
+        d[k], start = _tn_value(frame, start, stop)  # type: ignore[index]
+    return d
+
+
+def read_states(path: str | Path, start: int = 0, end: int | None = None) \
+        -> Iterator[tuple[int, dict | CaptureFileError]]:
+    """(index, the record's flow state, migrated to this mitmproxy's format) or the error in its place.
+
+    What `read_records` builds its flows from, for a reader that needs only part of each flow.
     """
     p = str(path)
     try:
@@ -91,16 +167,37 @@ def read_records(path: str | Path, start: int = 0, end: int | None = None) -> It
         fo.seek(start)
         for index, frame in _read_frames(fo, p, end):
             if isinstance(frame, CaptureFileError):
-                yield Record(index, None, frame)
+                yield index, frame
                 continue
             try:
-                # The payload ends in its type byte; parse it in place (no copy of a large body).
-                state = tnetstring.parse(frame[-1], memoryview(frame)[:-1])
+                state = parse_payload(frame)
                 if not isinstance(state, dict):
                     raise ValueError("record is not a flow")
-                yield Record(index, mflow.Flow.from_state(compat.migrate_flow(state)), None)
+                state = compat.migrate_flow(state)
             except Exception as e:  # noqa: BLE001 - any damage in one record is reported, not fatal
-                yield Record(index, None, CaptureFileError(p, f"record {index}", f"unreadable flow: {e}"))
+                yield index, CaptureFileError(p, f"record {index}", f"unreadable flow: {e}")
+                continue
+            yield index, state
+
+
+def record_of_state(path: str | Path, index: int, state: dict) -> Record:
+    """The flow of a state from `read_states`, or the error that replaces it."""
+    try:
+        return Record(index, mflow.Flow.from_state(state), None)
+    except Exception as e:  # noqa: BLE001
+        return Record(index, None, CaptureFileError(str(path), f"record {index}", f"unreadable flow: {e}"))
+
+
+def read_records(path: str | Path, start: int = 0, end: int | None = None) -> Iterator[Record]:
+    """Yield every record of a mitmproxy flow file; bad ones as errors, never raised.
+
+    `start` and `end` are byte offsets on record boundaries (a window's span).
+    """
+    for index, state in read_states(path, start, end):
+        if isinstance(state, CaptureFileError):
+            yield Record(index, None, state)
+        else:
+            yield record_of_state(path, index, state)
 
 
 def read_flows(path: str | Path) -> Iterator[mflow.Flow]:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy import flow as mflow
 
-from telltale.capture.store import read_records
+from telltale.capture.store import read_states, record_of_state
 from telltale.detect.model import Part, Sent
 from telltale.errors import CaptureFileError
 
@@ -63,7 +63,7 @@ def _http_parts(f: http.HTTPFlow) -> list[Part]:
 
 def sent_of_flow(f: mflow.Flow, capture: str | None = None) -> Sent:
     """The parts one mitmproxy flow carried from the device."""
-    if isinstance(f, http.HTTPFlow):
+    if isinstance(f, (http.HTTPFlow, _StateFlow)):
         host = f.request.pretty_host
         return Sent(f.id, host, _peer_ip(f.server_conn), tuple(_http_parts(f)), capture)
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
@@ -75,6 +75,77 @@ def sent_of_flow(f: mflow.Flow, capture: str | None = None) -> Sent:
                       for i, q in enumerate(f.request.questions)) if f.request else ()
         return Sent(f.id, _address_host(f.server_conn), _peer_ip(f.server_conn), parts, capture)
     return Sent(f.id, "", None, (), capture)
+
+
+# --- flow states, without building the flow -------------------------------
+
+_REQUEST_TYPES = {"host": str, "port": int, "method": bytes, "scheme": bytes, "authority": bytes,
+                  "path": bytes, "http_version": bytes}
+
+
+def _fields_ok(fields: object) -> bool:
+    return isinstance(fields, list) and all(
+        isinstance(f, list) and len(f) == 2 and type(f[0]) is bytes and type(f[1]) is bytes for f in fields)
+
+
+def _request_of_state(st: object) -> http.Request | None:
+    """A Request holding the state's fields as they are, if they are what FlowWriter writes.
+
+    Built without mitmproxy's per-field type checks (which cost more than the scan of a small
+    flow): the same checks are made here, and anything else is left to `Flow.from_state`.
+    """
+    if not isinstance(st, dict) or len(st) != 12:
+        return None
+    for k, t in _REQUEST_TYPES.items():
+        if type(st.get(k)) is not t:
+            return None
+    content, trailers = st.get("content"), st.get("trailers", 0)
+    if not (content is None or type(content) is bytes) or not _fields_ok(st.get("headers")) \
+            or not (trailers is None or _fields_ok(trailers)):
+        return None
+    for k in ("timestamp_start", "timestamp_end"):
+        v = st.get(k, "")
+        if not (type(v) in (int, float) or (v is None and k == "timestamp_end")):
+            return None
+    data = object.__new__(http.RequestData)
+    data.__dict__.update(st)
+    data.headers = http.Headers(fields=st["headers"])
+    data.trailers = None if trailers is None else http.Headers(fields=trailers)
+    req = object.__new__(http.Request)
+    req.data = data
+    return req
+
+
+class _StateFlow:
+    """The parts of an HTTPFlow that `sent_of_flow` reads."""
+
+    __slots__ = ("id", "peername", "request", "server_conn", "websocket")
+
+    def __init__(self, fid: str, request: http.Request, peername: object):
+        self.id = fid
+        self.request = request
+        self.server_conn = self
+        self.websocket = None
+        self.peername = peername  # it is its own server_conn
+
+
+def sent_of_state(state: dict, capture: str | None = None) -> Sent | None:
+    """What an HTTP flow's state (as `read_states` gives it) sent, as `sent_of_flow` would say;
+    None when the state is not the plain HTTP flow this reads (then build the flow)."""
+    if (state.get("type") != "http" or state.get("websocket", 0) is not None
+            or type(state.get("id")) is not str):
+        return None
+    conn = state.get("server_conn")
+    if not isinstance(conn, dict):
+        return None
+    peer = conn.get("peername", 0)
+    if not (peer is None or (isinstance(peer, list) and len(peer) in (2, 4) and type(peer[0]) is str)):
+        return None
+    req = _request_of_state(state.get("request"))
+    if req is None:
+        return None
+    f = _StateFlow(state["id"], req, tuple(peer) if peer else None)
+    return sent_of_flow(f, capture)  # type: ignore[arg-type]
 
 
 # --- HAR --------------------------------------------------------------------
@@ -177,8 +248,22 @@ def read_capture(path: str | Path, start: int = 0, end: int | None = None,
     if start == 0 and end is None and capture_kind(p) == "har":
         yield from read_har(p)
         return
-    for rec in read_records(p, start, end):
-        index = rec.index + first
+    for rec_index, state in read_states(p, start, end):
+        index = rec_index + first
+        if isinstance(state, CaptureFileError):
+            err = state
+            if first and err.where == f"record {rec_index}":
+                err = CaptureFileError(err.path, f"record {index}", err.message)
+            yield index, err
+            continue
+        try:
+            fast = sent_of_state(state, p)
+        except Exception:  # noqa: BLE001 - the flow itself says what is wrong with it
+            fast = None
+        if fast is not None:
+            yield index, fast
+            continue
+        rec = record_of_state(p, rec_index, state)
         if rec.error is not None:
             err = rec.error
             if first and err.where == f"record {rec.index}":
