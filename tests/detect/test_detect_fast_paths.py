@@ -12,6 +12,8 @@ import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mitmproxy import io
 from mitmproxy.io import tnetstring
 from plant import dns_flow, http_flow, raw_flow, ws_flow
@@ -120,3 +122,71 @@ def test_sent_of_state_leaves_unusual_states_to_the_flow():
                      ("content", "text"), ("trailers", [[b"a"]]), ("timestamp_start", None)):
         assert sources.sent_of_state({**state, "request": {**state["request"], key: bad}}) is None
     assert sources.sent_of_state({**state, "request": {**state["request"], "extra": 1}}) is None
+
+
+def _memo_flows():
+    import base64
+    import gzip
+
+    b64 = base64.b64encode(b'{"u": "' + TOKEN.encode() + b'"}').decode()
+    nothing = base64.b64encode(b'{"u": "nothing to see in here"}').decode()
+    bomb = gzip.compress(b"\0" * (3 << 20))
+    flows = []
+    for i in range(12):
+        headers = {"x-a": nothing, "x-b": nothing, "user-agent": "Phone/1.0", "x-c": f"v={nothing}&w={i}"}
+        if i % 3 == 1:
+            headers["x-leak"] = b64
+        f = http_flow(path=f"/e?d={nothing}", headers=headers,
+                      body=bomb if i % 4 == 2 else b"")
+        if i % 4 == 2:
+            f.request.headers["content-encoding"] = "gzip"
+        f.request.headers.add("x-a", nothing)  # the same name and value twice in one flow
+        flows.append(f)
+    return flows
+
+
+@pytest.mark.parametrize("limits", [dict(), dict(max_views=9), dict(max_views=40, max_output=1 << 20,
+                                                                     max_flow_bytes=(1 << 20) + 200)])
+def test_memo_of_parts_that_held_nothing_changes_no_result(monkeypatch, limits):
+    from telltale.detect import Canary, Detector, scan
+    from telltale.detect.model import Limits
+
+    canaries = [Canary("token", TOKEN)]
+    flows = _memo_flows() * 2
+    det = Detector.build(canaries, Limits(**limits))
+    with_memo = [det.scan_sent(sources.sent_of_flow(f)) for f in flows]
+    assert det._memo  # the memo was used
+    monkeypatch.setattr(scan, "MEMO_PART_BYTES", -1)
+    plain = Detector.build(canaries, Limits(**limits))
+    without = [plain.scan_sent(sources.sent_of_flow(f)) for f in flows]
+    assert not plain._memo
+    assert with_memo == without
+    assert any(s.findings for s in without)
+    assert limits == {} or any(s.truncated for s in without)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers().map(str) | st.text(max_size=12),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
+    max_leaves=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc=json_values, max_leaves=st.integers(0, 12), min_len=st.integers(0, 5))
+def test_json_leaves_walk_is_the_stack_walk(doc, max_leaves, min_len):
+    from telltale.detect import decoders as dec
+
+    def want(v: str) -> bool:
+        return len(v) >= min_len
+
+    for w in (None, want):
+        assert dec._leaves(doc, max_leaves, w) == dec._leaves_iter(doc, max_leaves, w)
+
+
+def test_json_leaves_of_a_very_deep_document_as_before():
+    from telltale.detect import decoders as dec
+
+    doc: object = "x"
+    for _ in range(3000):
+        doc = [doc, "y"]
+    assert dec._leaves(doc, 100) == dec._leaves_iter(doc, 100)

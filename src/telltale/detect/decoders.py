@@ -194,9 +194,16 @@ def blob_runs(data: bytes, min_len: int) -> Iterator[bytes]:
             yield run[:-1]
 
 
+def has_blob_run(data: bytes, min_len: int) -> bool:
+    """Whether `blob_runs` yields anything: most data has no candidate run at all (one C search)."""
+    if _b64_run_re(min_len).search(data) is None:
+        return False
+    return next(blob_runs(data, min_len), None) is not None
+
+
 def json_may_hide(doc: bytes, min_len: int) -> bool:
     """Whether any string of a JSON document may hold more than it shows: escapes, %-escapes, blobs."""
-    return b"\\" in doc or PCT.search(doc) is not None or next(blob_runs(doc, min_len), None) is not None
+    return b"\\" in doc or PCT.search(doc) is not None or has_blob_run(doc, min_len)
 
 
 def may_hide(data: bytes, min_len: int) -> bool:
@@ -205,7 +212,7 @@ def may_hide(data: bytes, min_len: int) -> bool:
         return False
     if MAY_HIDE.search(data) is not None or data[:1] in (b"{", b"["):
         return True
-    return next(blob_runs(data, min_len), None) is not None
+    return has_blob_run(data, min_len)
 
 
 def b64decode(run: bytes, cap: int) -> Decoded:
@@ -271,6 +278,45 @@ _PLAIN_KEY = re.compile(r"[A-Za-z_][\w-]*")
 
 def _leaves(doc: object, max_leaves: int, want: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
     """(JSONPath, text) of the strings of `doc` that `want` (all by default), in document order."""
+    out: list[tuple[str, str]] = []
+    if max_leaves <= 0:
+        return out
+    try:
+        _walk(doc, (), max_leaves, want, out)
+        return out
+    except (RecursionError, _Enough):
+        if len(out) >= max_leaves:
+            return out
+    return _leaves_iter(doc, max_leaves, want)
+
+
+class _Enough(Exception):
+    pass
+
+
+def _walk(node: object, keys: tuple, max_leaves: int, want: Callable[[str], bool] | None,
+          out: list[tuple[str, str]]) -> None:
+    """`_leaves_iter` by recursion: a leaf's path is made only when the leaf is wanted."""
+    items = node.items() if type(node) is dict else enumerate(node) if type(node) is list else None
+    if items is None:
+        if type(node) is str and (want is None or want(node)):
+            out.append((_path(keys), node))
+            if len(out) >= max_leaves:
+                raise _Enough
+        return
+    for k, v in items:
+        t = type(v)
+        if t is str:
+            if want is None or want(v):
+                out.append((_path(keys + (k,)), v))
+                if len(out) >= max_leaves:
+                    raise _Enough
+        elif t is dict or t is list:
+            _walk(v, keys + (k,), max_leaves, want, out)
+
+
+def _leaves_iter(doc: object, max_leaves: int,
+                 want: Callable[[str], bool] | None = None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     stack: list[tuple[tuple, object]] = [((), doc)]
     while stack and len(out) < max_leaves:

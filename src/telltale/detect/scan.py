@@ -18,12 +18,15 @@ from mitmproxy import flow as mflow
 from telltale.capture.store import _length_prefix
 from telltale.detect import sources
 from telltale.detect.matcher import Hit, Matcher
-from telltale.detect.model import Canary, Finding, Limits, ScanResult, Sent
+from telltale.detect.model import Canary, Finding, Limits, Part, ScanResult, Sent
 from telltale.detect.views import Budget, View, examine
 from telltale.errors import CaptureFileError
 
 
 DEFAULT_LIMITS = Limits()
+
+MEMO_PART_BYTES = 4096  # parts up to this size are remembered when they hold nothing
+MEMO_BYTES = 16 << 20  # the memory of one detector's memo (keys' bytes), then it starts afresh
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,37 @@ class Detector:
     def __init__(self, matcher: Matcher, limits: Limits = DEFAULT_LIMITS):
         self.matcher = matcher
         self.limits = limits
+        # (bytes, kind, content-encoding, content-type) of a part whose whole decoding gave no hit
+        # and no note -> (views, bytes) it took of the flow's budget. The same header value in
+        # the next flow decodes to the same views and the same (no) hits: only its cost is taken.
+        self._memo: dict[tuple[bytes, str, str, str], tuple[int, int]] = {}
+        self._memo_bytes = 0
+
+    def _examine(self, part: Part, budget: Budget, views: list[View]) -> list[tuple[int, Hit]]:
+        """`examine`, or for a part seen before that held nothing, only its cost to the budget.
+
+        Exact: the budget must leave both runs the same room (no cut, every decode capped at
+        `max_output` alone), or the part is decoded again.
+        """
+        if len(part.data) > MEMO_PART_BYTES:
+            return examine(part, self.matcher.scan, budget, views)
+        key = (part.data, part.kind, part.content_encoding, part.content_type)
+        room = budget.bytes_left - self.limits.max_output
+        known = self._memo.get(key)
+        if known is not None and budget.views_left >= known[0] and room >= known[1]:
+            budget.views_left -= known[0]
+            budget.bytes_left -= known[1]
+            return []
+        views_left, bytes_left, noted = budget.views_left, budget.bytes_left, budget.noted
+        hits = examine(part, self.matcher.scan, budget, views)
+        used = bytes_left - budget.bytes_left
+        if not hits and budget.noted == noted and room >= used:
+            if self._memo_bytes > MEMO_BYTES:
+                self._memo.clear()
+                self._memo_bytes = 0
+            self._memo[key] = (views_left - budget.views_left, used)
+            self._memo_bytes += len(part.data) + 64
+        return hits
 
     @classmethod
     def build(cls, canaries: Iterable[Canary], limits: Limits = DEFAULT_LIMITS) -> Detector:
@@ -73,7 +107,7 @@ class Detector:
         views: list[View] = []
         hits: list[tuple[int, Hit]] = []
         for part in sent.parts:
-            hits += examine(part, self.matcher.scan, budget, views)
+            hits += self._examine(part, budget, views)
         # A hit in a view whose decoded descendant also holds the canary is the same
         # sighting said less precisely: keep the deepest.
         hit_views: dict[int, set[int]] = {}

@@ -54,12 +54,14 @@ class Budget:
     bytes_left: int = 0
     views_left: int = 0
     notes: list[str] = field(default_factory=list)
+    noted: int = 0  # note() calls, repeats included
 
     @classmethod
     def of(cls, limits: Limits) -> Budget:
         return cls(limits, limits.max_flow_bytes, limits.max_views)
 
     def note(self, msg: str) -> None:
+        self.noted += 1
         if msg not in self.notes:
             self.notes.append(msg)
 
@@ -174,7 +176,7 @@ def _plausible(d: dec.Decoded, from_hex: bool = False) -> bool:
         return True
     if dec.embedded_streams(data) or dec.protobuf_fields(data):
         return True
-    if next(dec.blob_runs(data, 8), None) is not None:  # noise seldom has 8 base64 characters in a row
+    if dec.has_blob_run(data, 8):  # noise seldom has 8 base64 characters in a row
         return True
     if dec.JSON_START.search(data) is not None:  # JSON inside a binary record
         return True
