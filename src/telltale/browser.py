@@ -57,6 +57,23 @@ def chromium_capabilities(device: Device, proxy_url: str, incognito: bool) -> di
     return caps
 
 
+def screenshot(driver) -> bytes | None:
+    """A PNG of the screen for the evidence, or None when the session cannot give one."""
+    try:
+        return driver.get_screenshot_as_png() if driver else None
+    except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
+        return None
+
+
+def quit_session(driver) -> None:
+    """End a WebDriver session; one whose session or server is already gone is ended too."""
+    if driver is not None:
+        try:
+            driver.quit()
+        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
+            pass
+
+
 @dataclass(frozen=True)
 class Visit:
     """What one browser action was meant to cause: the positive control of a window."""
@@ -180,15 +197,8 @@ class Browser:
             raise CaptureBroken(f"could not switch to tab {index}: {e}") from e
 
     def screenshot(self) -> bytes | None:
-        try:
-            return self.driver.get_screenshot_as_png() if self.driver else None
-        except WebDriverException:
-            return None
+        return screenshot(self.driver)
 
     def quit(self) -> None:
-        if self.driver is not None:
-            try:
-                self.driver.quit()
-            except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
-                pass  # the session or its server is already gone
+        quit_session(self.driver)
         self.driver, self.incognito = None, None

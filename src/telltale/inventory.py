@@ -10,18 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     HttpUrl,
     IPvAnyAddress,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
+from telltale import yamlconfig
 from telltale.errors import ConfigError
 from telltale.net import is_loopback
 
@@ -120,64 +119,19 @@ def select(inv: Inventory, names: list[str] | None, group: str | None,
     return chosen or [inv.get(DEFAULT_DEVICE, source)]
 
 
-def key_lines(node: yaml.Node, path: tuple = ()) -> dict[tuple, int]:
-    """Map every key path in a composed YAML document to its 1-based line."""
-    out = {path: node.start_mark.line + 1}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value
-            out.update(key_lines(v, path + (key,)))
-            out[path + (key,)] = k.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            out.update(key_lines(v, path + (i,)))
-    return out
-
-
-def line_of(loc: tuple, positions: dict[tuple, int]) -> int:
-    loc = tuple(str(p) if not isinstance(p, int) else p for p in loc)
-    while loc and loc not in positions:
-        loc = loc[:-1]
-    return positions.get(loc, 1)
-
-
 def parse(text: str, source: str = "devices.yaml") -> Inventory:
     """Validate the text of a devices.yaml; ConfigError (one line) on any fault."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(e, "problem", None) or str(e)
-        raise ConfigError(f"{source}:{line}: not valid YAML: {problem}") from None
+    data, positions = yamlconfig.compose(text, source)
     if not isinstance(data, dict) or "devices" not in data:
         raise ConfigError(f"{source}:1: devices: a top-level 'devices:' mapping is required")
-    positions = key_lines(node) if node is not None else {}
     devices = data.get("devices")
     if isinstance(devices, dict):
         # The mapping key is the device's name: one place to write it.
         data = {**data, "devices": {
             k: ({"name": k, **v} if isinstance(v, dict) else v) for k, v in devices.items()
         }}
-    try:
-        return Inventory.model_validate(data)
-    except ValidationError as e:
-        # A misspelt key shows as "extra" and as a missing field: name the typo first.
-        err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
-        loc = tuple(err["loc"])
-        field = ".".join(str(p) for p in loc)
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        line = line_of(loc, positions)
-        raise ConfigError(f"{source}:{line}: {field}: {err['msg']}{more}") from None
+    return yamlconfig.validate(Inventory, data, source, positions)
 
 
 def load(path: str | Path) -> Inventory:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    return parse(text, str(p))
+    return parse(yamlconfig.read_text(path), str(path))

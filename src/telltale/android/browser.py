@@ -11,7 +11,7 @@ from selenium.common.exceptions import WebDriverException
 
 from telltale.android import capabilities, profiles
 from telltale.android.apps import SystemBrowser
-from telltale.browser import Visit
+from telltale.browser import Visit, quit_session, screenshot
 from telltale.errors import CaptureBroken, SetupError
 from telltale.inventory import Device
 
@@ -75,15 +75,8 @@ class AndroidBrowser:
         raise CaptureBroken("tabs are not driven on Android yet")
 
     def screenshot(self) -> bytes | None:
-        try:
-            return self.driver.get_screenshot_as_png() if self.driver else None
-        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
-            return None
+        return screenshot(self.driver)
 
     def quit(self) -> None:
-        if self.driver is not None:
-            try:
-                self.driver.quit()
-            except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
-                pass
+        quit_session(self.driver)
         self.driver, self.app, self.incognito = None, None, None

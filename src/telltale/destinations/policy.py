@@ -28,12 +28,11 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from telltale.destinations import geo, trackers
+from telltale import yamlconfig
 from telltale.errors import ConfigError
-from telltale.inventory import key_lines, line_of
 
 POLICY_FILE = "policy.yaml"
 
@@ -169,38 +168,16 @@ def host_matches(pattern: str, host: str) -> bool:
 
 def parse(text: str, source: str = POLICY_FILE) -> PolicyFile:
     """Validate the text of a policy.yaml; ConfigError (one line: file:line: field: problem)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{source}:{line}: not valid YAML: {getattr(e, 'problem', None) or e}") from None
+    data, positions = yamlconfig.compose(text, source)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:1: a mapping with defaults/firmware/devices/features is required")
-    positions = key_lines(node) if node is not None else {}
-    try:
-        return PolicyFile.model_validate(data)
-    except ValidationError as e:
-        err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
-        loc = tuple(err["loc"])
-        where = ".".join(str(p) for p in loc)
-        more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"{source}:{line_of(loc, positions)}: {where}: {msg}{more}") from None
+    return yamlconfig.validate(PolicyFile, data, source, positions)
 
 
 def load(path: str | Path) -> PolicyFile:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    return parse(text, str(p))
+    return parse(yamlconfig.read_text(path), str(path))
 
 
 def resolve(pf: PolicyFile, *, device: str | None = None, firmware: str | None = None,
