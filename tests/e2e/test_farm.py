@@ -50,6 +50,11 @@ def test_two_devices_in_parallel_both_in_the_report(ready, tmp_path):
     for device, results in by_device.items():
         assert {r["status"] for r in results.values()} == {"passed"}, device
         assert "Device identifiers are never sent while browsing" in results
+    # Allure's thread label is "<pid>-<thread>": each device on one worker, the two side by side
+    workers = {d: {labels(r, "thread")[0].split("-")[0] for r in res.values()}
+               for d, res in by_device.items()}
+    assert all(len(w) == 1 for w in workers.values()), workers
+    assert workers["farm-a"] != workers["farm-b"], workers
     matrix = json.loads((tmp_path / "r" / "matrix.json").read_text())
     assert {(m["device"], m["firmware"]) for m in matrix} == {("farm-a", "build-a"), ("farm-b", "build-b")}
     assert len(list((tmp_path / "r" / "captures").glob("farm-a-*.mitm"))) == 1
