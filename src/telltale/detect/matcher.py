@@ -3,6 +3,12 @@
 Patterns are literals; text and hex forms are caseless, base64 forms are
 case-sensitive (case is data there). A match gives its end offset; the start
 follows from the literal's length, so no start-of-match tracking is needed.
+
+Many small buffers known at once (a flow's headers, a view's decoded fields) are matched in
+one call over their concatenation (`scan_many`): a call costs more than matching a few
+hundred bytes. A pattern may hold any byte, so no separator is safe; instead, the
+concatenation holds every pattern that any of its buffers holds, so when it has no match
+(nearly always) none of them has, and when it has one, each buffer is matched on its own.
 """
 
 from __future__ import annotations
@@ -24,6 +30,10 @@ class Hit:
     encoding: str
     start: int
     end: int
+
+
+def _stop(_pid: int, _from: int, _to: int, _flags: int, _ctx: object) -> bool:
+    return True  # the first match ends the pass
 
 
 class Matcher:
@@ -78,6 +88,26 @@ class Matcher:
 
     def scan(self, data: bytes) -> list[Hit]:
         """Every canary whose encoded form occurs in `data`, first occurrence per form."""
+        return self._hits(data)
+
+    def scan_many(self, datas: Sequence[bytes]) -> list[list[Hit]]:
+        """`[self.scan(d) for d in datas]`, with one pass over all of them when none holds a match.
+
+        A match in the concatenation (in one buffer, or only across two: spurious) sends every
+        buffer to its own pass, so what is found is exactly what separate passes find.
+        """
+        if len(datas) < 2 or self._db is None:
+            return [self._hits(d) for d in datas]
+        joined = b"".join(datas)
+        if not joined:
+            return [[] for _ in datas]
+        try:
+            self._db.scan(joined, match_event_handler=_stop, scratch=self._scratch)
+        except hyperscan.ScanTerminated:  # something matched: each buffer on its own
+            return [self._hits(d) for d in datas]
+        return [[] for _ in datas]
+
+    def _hits(self, data: bytes) -> list[Hit]:
         hits = []
         for pid, end in self.scan_ids(data):
             start = end - self._lengths[pid]

@@ -67,14 +67,17 @@ class Detector:
         self._memo: dict[tuple[bytes, str, str, str], tuple[int, int]] = {}
         self._memo_bytes = 0
 
-    def _examine(self, part: Part, budget: Budget, views: list[View]) -> list[tuple[int, Hit]]:
+    def _examine(self, part: Part, budget: Budget, views: list[View],
+                 root_hits: list[Hit] | None = None) -> list[tuple[int, Hit]]:
         """`examine`, or for a part seen before that held nothing, only its cost to the budget.
 
         Exact: the budget must leave both runs the same room (no cut, every decode capped at
-        `max_output` alone), or the part is decoded again.
+        `max_output` alone), or the part is decoded again. `root_hits`: the part's own match,
+        if already made.
         """
+        m = self.matcher
         if len(part.data) > MEMO_PART_BYTES:
-            return examine(part, self.matcher.scan, budget, views)
+            return examine(part, m.scan, budget, views, m.scan_many, root_hits)
         key = (part.data, part.kind, part.content_encoding, part.content_type)
         room = budget.bytes_left - self.limits.max_output
         known = self._memo.get(key)
@@ -83,7 +86,7 @@ class Detector:
             budget.bytes_left -= known[1]
             return []
         views_left, bytes_left, noted = budget.views_left, budget.bytes_left, budget.noted
-        hits = examine(part, self.matcher.scan, budget, views)
+        hits = examine(part, m.scan, budget, views, m.scan_many, root_hits)
         used = bytes_left - budget.bytes_left
         if not hits and budget.noted == noted and room >= used:
             if self._memo_bytes > MEMO_BYTES:
@@ -106,8 +109,17 @@ class Detector:
         budget = Budget.of(self.limits)
         views: list[View] = []
         hits: list[tuple[int, Hit]] = []
-        for part in sent.parts:
-            hits += self._examine(part, budget, views)
+        parts = sent.parts
+        # the small parts not known to hold nothing are matched together first (one call)
+        memo = self._memo
+        fresh = [p.data for p in parts if len(p.data) <= MEMO_PART_BYTES
+                 and (p.data, p.kind, p.content_encoding, p.content_type) not in memo]
+        roots: dict[bytes, list[Hit]] = {}
+        if len(fresh) > 1:
+            fresh = list(dict.fromkeys(fresh))
+            roots = dict(zip(fresh, self.matcher.scan_many(fresh), strict=True))
+        for part in parts:
+            hits += self._examine(part, budget, views, roots.get(part.data))
         # A hit in a view whose decoded descendant also holds the canary is the same
         # sighting said less precisely: keep the deepest.
         hit_views: dict[int, set[int]] = {}

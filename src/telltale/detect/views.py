@@ -19,6 +19,7 @@ from telltale.detect.model import Limits, Part
 
 MAX_BLOBS_PER_VIEW = 256
 MAX_LEAVES = 20000
+_LATER = object()  # a view matched when examine reaches it
 
 
 @dataclass
@@ -330,25 +331,31 @@ def expand(view: View, budget: Budget, hit: bool = True) -> list[Child]:
     return _leaf_children(view, budget, text)
 
 
-def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
-            views: list[View]) -> list[tuple[int, Hit]]:
-    """Decode `part` into views (appended to `views`) and match each one that needs it."""
+def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget, views: list[View],
+            scan_many: Callable[[list[bytes]], list[list[Hit]]] | None = None,
+            root_hits: list[Hit] | None = None) -> list[tuple[int, Hit]]:
+    """Decode `part` into views (appended to `views`) and match each one that needs it.
+
+    `scan_many` (what `[scan(d) for d in datas]` gives, in fewer calls) matches the views one
+    step below a view together, when they are made; `root_hits`: the part's own match, if
+    already made.
+    """
     root = View(part.data, part.location, (), -1, 0, False, part.content_encoding, part.content_type,
                 part.kind)
     hits: list[tuple[int, Hit]] = []
-    had_hit: dict[int, bool] = {}
-    stack = [root]
+    # (view, its hits; None: not matched; _LATER: matched when it is reached)
+    stack: list[tuple[View, list[Hit] | None | object]] = [(root, _LATER if root_hits is None else root_hits)]
     limits = budget.limits
     min_blob = limits.min_blob
     while stack:
-        v = stack.pop()
+        v, found = stack.pop()
         idx = len(views)
         views.append(v)
-        matched = not v.transparent or had_hit.get(v.parent, False)
-        found = scan(v.data) if matched else None
-        had_hit[idx] = hit = bool(found)
+        if found is _LATER:
+            found = scan(v.data)
+        hit = bool(found)
         if found:
-            hits.extend([(idx, h) for h in found])
+            hits.extend([(idx, h) for h in found])  # type: ignore[union-attr]
         children = expand(v, budget, hit)
         if not children:
             continue
@@ -370,5 +377,13 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget,
             sep = " " if v.parent < 0 else " > "
             new.append(View(c.data, f"{v.location}{sep}{c.label}", v.chain + (c.step,), idx, v.depth + 1,
                             c.transparent, c.content_encoding, c.content_type, c.kind))
-        stack.extend(reversed(new))
+        # a transparent view (a slice of its parent as is) is matched only when its parent had a hit
+        if scan_many is not None and len(new) > 1:
+            wanted = [w.data for w in new if hit or not w.transparent]
+            if len(wanted) > 1:
+                results = iter(scan_many(wanted))
+                matched = [(w, next(results) if hit or not w.transparent else None) for w in new]
+                stack.extend(reversed(matched))
+                continue
+        stack.extend((w, _LATER if hit or not w.transparent else None) for w in reversed(new))
     return hits
