@@ -18,6 +18,7 @@ from mitmproxy.flow import Flow
 from mitmproxy.utils import strutils
 
 from telltale import redact as redaction
+from telltale.capture.store import SERVER_IP_KEY
 
 KEPT_ENCODING = "x-telltale-content-encoding"
 
@@ -41,6 +42,8 @@ def window_har(flows: Sequence[Flow], redact: bool = True) -> bytes:
         http_flows = redaction.flows(http_flows)
     har = SaveHar().make_har(http_flows)
     for f, entry in zip(http_flows, har["log"]["entries"], strict=True):
+        if not entry.get("serverIPAddress") and f.metadata.get(SERVER_IP_KEY):
+            entry["serverIPAddress"] = f.metadata[SERVER_IP_KEY]  # the offline host map's address
         raw = f.request.raw_content or b""
         post = entry["request"].get("postData")
         if post is not None and raw and (KEPT_ENCODING in f.request.headers or strutils.is_mostly_bin(raw)):

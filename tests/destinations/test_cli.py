@@ -112,3 +112,24 @@ def test_scan_with_a_bad_policy_names_the_file_and_line(tmp_path):
         assert f"{pol}:2" in str(e)
     else:
         raise AssertionError("a bad policy must not scan silently")
+
+
+def test_a_window_har_keeps_the_server_address_and_is_judged_like_the_flows(tmp_path, capsys):
+    """The evidence HAR carries the offline host map's address, so a regulator re-running
+    `telltale scan --policy` on the HAR alone gets the same country verdict."""
+    from telltale import evidence
+    from telltale.capture import addon, store
+
+    assert addon.SERVER_IP_KEY == store.SERVER_IP_KEY, "the addon writes what the readers read"
+    flows = [offline("https://tracking.intl.miui.com/track/v4/pages", "47.241.10.20"),
+             request("https://tt-1.example.net/", None, method="GET")]
+    har = tmp_path / "window.har"
+    har.write_bytes(evidence.window_har(flows))
+    entries = json.loads(har.read_text())["log"]["entries"]
+    assert entries[0]["serverIPAddress"] == "47.241.10.20"
+    pol = tmp_path / "policy.yaml"
+    pol.write_text(POLICY)
+    assert _scan(["scan", str(har), "--policy", str(pol), "--format", "json"]) == 1
+    rows = {(f["rule"], f["host"]): f for f in json.loads(capsys.readouterr().out)["destinations"]}
+    assert rows[("countries", "tracking.intl.miui.com")]["country"] == "SG"
+    assert rows[("countries", "tracking.intl.miui.com")]["ip"] == "47.241.10.20"

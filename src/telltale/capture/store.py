@@ -20,6 +20,7 @@ from mitmproxy.io import compat, tnetstring
 from telltale.errors import CaptureFileError
 
 WINDOW_KEY = "telltale.window"
+SERVER_IP_KEY = "telltale.server_ip"  # offline upstream: the address the host map gave
 _MAX_LEN_DIGITS = 12  # a record of up to ~1 TB; more digits is garbage, not a length
 
 

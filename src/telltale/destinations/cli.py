@@ -30,7 +30,12 @@ def _flows(capture: Path):
         from mitmproxy import io as mio
 
         with open(capture, "rb") as fo:
-            yield from mio.FlowReader(fo).stream()
+            for f in mio.FlowReader(fo).stream():
+                # mitmproxy's HAR import keeps serverIPAddress as the server's address only
+                addr = getattr(f.server_conn, "address", None)
+                if addr and geo.normalise_ip(addr[0]):
+                    f.metadata.setdefault(transport.SERVER_IP_KEY, addr[0])
+                yield f
         return
     yield from store.read_flows(capture)
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy.flow import Flow
 
+from telltale.capture.store import SERVER_IP_KEY
 from telltale.destinations.geo import normalise_ip
 from telltale.errors import CaptureFileError
 
-SERVER_IP_KEY = "telltale.server_ip"  # set by the capture addon's offline upstream
 
 
 @dataclass(frozen=True)
