@@ -13,7 +13,7 @@ import gzip
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from plant import http_flow
 from test_detect_planted import BODY, CANARIES, CARRIERS, IDENTS, TWINS
@@ -127,3 +127,69 @@ def test_straddles_are_not_findings_and_the_real_leak_is():
     assert sorted(f.location for f in got[4]) == ["request.body gzip > json $.w",
                                                   "request.header[x-leak] base64"]
     assert all("«" + TOKEN + "»" in f.excerpt for f in got[4])
+
+
+# --- decoders' shortcuts: the same answers as the plain loops --------------------------------
+
+def _protobuf_plain(data: bytes, max_fields: int = 4096):
+    from telltale.detect.decoders import _varint
+
+    out, i, n, seen = [], 0, len(data), 0
+    try:
+        while i < n:
+            key, i = _varint(data, i)
+            field, wire = key >> 3, key & 7
+            if field == 0 or field > 536870911:
+                return None
+            if wire == 0:
+                _, i = _varint(data, i)
+            elif wire == 1:
+                i += 8
+            elif wire == 5:
+                i += 4
+            elif wire == 2:
+                length, i = _varint(data, i)
+                if i + length > n:
+                    return None
+                out.append((field, data[i:i + length]))
+                i += length
+            else:
+                return None
+            seen += 1
+            if seen > max_fields:
+                return None
+    except ValueError:
+        return None
+    return out if i == n and seen else None
+
+
+def _streams_plain(data: bytes, limit: int = 4):
+    from telltale.detect.decoders import GZIP_MAGIC, ZSTD_MAGIC
+
+    out = []
+    for name, magic in (("gzip", GZIP_MAGIC + b"\x08"), ("zstd", ZSTD_MAGIC), ("deflate", b"\x78\x9c"),
+                        ("deflate", b"\x78\xda"), ("deflate", b"\x78\x01"), ("deflate", b"\x78\x5e")):
+        pos = data.find(magic, 1)
+        while pos > 0 and len(out) < limit:
+            out.append((name, pos))
+            pos = data.find(magic, pos + 1)
+    return out
+
+
+_BYTES = st.lists(st.sampled_from([b"\x08", b"\x0a\x03abc", b"\x12", b"\x80\x01", b"\x81\x00", b"\x92\x01",
+                                   b"\xff", b"\x00", b"\x1a", b"x",
+                                   b"\x78\x9c", b"\x78\x01", b"\x1f\x8b\x08", b"\x28\xb5\x2f\xfd", b"\x78"]),
+                  max_size=12).map(b"".join) | st.binary(max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(data=_BYTES, limit=st.integers(1, 6))
+@example(data=b"\x12\x81\x00x", limit=1)  # a two-byte length
+@example(data=b"\x92\x01\x01x\x08\x81\x00", limit=1)  # a two-byte key; a two-byte varint
+@example(data=b"\x0a\x03ab", limit=1)  # cut short
+def test_protobuf_and_stream_shortcuts_give_the_plain_answers(data, limit):
+    from telltale.detect import decoders as dec
+
+    assert dec.protobuf_fields(data) == _protobuf_plain(data)
+    assert dec.protobuf_fields(data, 2) == _protobuf_plain(data, 2)
+    assert dec.embedded_streams(data, limit) == _streams_plain(data, limit)

@@ -50,8 +50,13 @@ def sniff_compression(data: bytes) -> str | None:
     return None
 
 
+_ANY_MAGIC = re.compile(rb"\x1f\x8b\x08|\x28\xb5\x2f\xfd|\x78[\x9c\xda\x01\x5e]")
+
+
 def embedded_streams(data: bytes, limit: int = 4) -> list[tuple[str, int]]:
     """(compression, offset) of gzip/zstd/zlib streams starting after offset 0 of a binary blob."""
+    if _ANY_MAGIC.search(data, 1) is None:  # most blobs hold none (one C search)
+        return []
     out = []
     for name, magic in (("gzip", GZIP_MAGIC + b"\x08"), ("zstd", ZSTD_MAGIC), ("deflate", b"\x78\x9c"),
                         ("deflate", b"\x78\xda"), ("deflate", b"\x78\x01"), ("deflate", b"\x78\x5e")):
@@ -475,18 +480,29 @@ def protobuf_fields(data: bytes, max_fields: int = 4096) -> list[tuple[int, byte
     i, n, seen = 0, len(data), 0
     try:
         while i < n:
-            key, i = _varint(data, i)
+            key = data[i]
+            if key < 0x80:  # a one-byte key (most): no call
+                i += 1
+            else:
+                key, i = _varint(data, i)
             field, wire = key >> 3, key & 7
             if field == 0 or field > 536870911:
                 return None
             if wire == 0:
-                _, i = _varint(data, i)
+                if i < n and data[i] < 0x80:
+                    i += 1
+                else:
+                    _, i = _varint(data, i)
             elif wire == 1:
                 i += 8
             elif wire == 5:
                 i += 4
             elif wire == 2:
-                length, i = _varint(data, i)
+                if i < n and data[i] < 0x80:
+                    length = data[i]
+                    i += 1
+                else:
+                    length, i = _varint(data, i)
                 if i + length > n:
                     return None
                 out.append((field, data[i:i + length]))
