@@ -75,6 +75,16 @@ def test_bad_canary_is_a_usage_error(tmp_path, capsys):
     assert "shorter than 4 bytes" in capsys.readouterr().err
 
 
+def test_a_canary_with_a_nul_byte_is_refused_not_matched_by_its_prefix():
+    """Hyperscan's literals end at NUL: "ab\\0cd" would be found wherever "ab" is."""
+    import pytest
+
+    from telltale.detect.model import Canary, CanaryError
+
+    with pytest.raises(CanaryError, match="NUL"):
+        Canary("x", "abcd\0efgh")
+
+
 def test_console_entry_point_runs(tmp_path):
     path, _ = _capture(tmp_path, leak=True)
     proc = subprocess.run([sys.executable, "-m", "telltale.cli", "scan", str(path), "--canary",

@@ -33,6 +33,8 @@ class Canary:
     def __post_init__(self) -> None:
         if self.kind not in ("canary", "identifier"):
             raise CanaryError(f"{self.name}: kind must be canary or identifier, not {self.kind!r}")
+        if "\0" in self.value:  # the matcher's literals end at NUL: it would match a prefix
+            raise CanaryError(f"{self.name}: a value with a NUL byte cannot be searched for")
         if len(self.value.encode()) < MIN_VALUE_LEN:
             raise CanaryError(
                 f"{self.name}: value {self.value!r} is shorter than {MIN_VALUE_LEN} bytes; "
