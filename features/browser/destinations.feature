@@ -1,5 +1,5 @@
 @browser @epic:data-transfers
-Feature: Browsing data goes to no tracker and to no forbidden jurisdiction
+Feature: Browsing data goes to no tracker, to no forbidden jurisdiction, and never in clear text
   In the reported case the browser's analytics went to the maker's hosts in
   Singapore and Russia while the maker called the data anonymous. Where the
   servers stand is judged from the address the device reached, by an offline
@@ -19,3 +19,11 @@ Feature: Browsing data goes to no tracker and to no forbidden jurisdiction
     When I visit a fresh canary page
     Then the capture saw the device's own requests
     And no request reaches a known tracker
+
+  @requirement:BR-TLS-001 @severity:critical @regulation:GDPR-Art.32
+  Scenario: Browsing sends nothing in clear text and nothing escapes inspection
+    Given the browser is in normal mode
+    When I visit a fresh canary page
+    Then the capture saw the device's own requests
+    And all traffic is encrypted
+    And no traffic was left unexamined

@@ -30,6 +30,7 @@ SCENARIOS = {"Incognito browsing sends no URLs",
              "Device identifiers are never sent while browsing",
              "Nothing goes to analytics hosts in forbidden countries",
              "No request reaches a known tracker while browsing",
+             "Browsing sends nothing in clear text and nothing escapes inspection",
              *(f"A search on {e} in {m} mode reaches no third party"
                for e in ("https://search.example.com/", "https://find.example.org/")
                for m in ("normal", "incognito"))}
