@@ -13,7 +13,7 @@ from telltale.runner import SUITE
 
 def run(args: argparse.Namespace) -> int:
     lay = paths.layout()
-    cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-qq", "-p", "no:cacheprovider",
            "--telltale-lint"]
     if args.catalogue:
         cmd.append(f"--telltale-catalogue={args.catalogue}")
