@@ -98,13 +98,7 @@ def _tn_value(data: bytes, i: int, end: int) -> tuple[object, int]:
     if t == 59:  # ;
         return data[start:stop].decode("utf8"), stop + 1
     if t == 125:  # }
-        d = {}
-        while start < stop:
-            k, start = _tn_value(data, start, stop)
-            if start >= stop:
-                raise ValueError("dict")
-            d[k], start = _tn_value(data, start, stop)  # type: ignore[index]
-        return d, stop + 1
+        return _tn_items(data, start, stop), stop + 1
     if t == 93:  # ]
         lst = []
         while start < stop:
@@ -140,17 +134,20 @@ def parse_payload(frame: bytes) -> object:
     return tnetstring.parse(frame[-1], memoryview(frame)[:-1])
 
 
-def _tn_dict(frame: bytes) -> dict:
-    """The top-level dict of a payload `frame` (its items, then the type byte `}`)."""
-    stop = len(frame) - 1
+def _tn_items(data: bytes, start: int, stop: int) -> dict:
+    """The key, value pairs of a tnetstring dict body `data[start:stop]`."""
     d: dict = {}
-    start = 0
     while start < stop:
-        k, start = _tn_value(frame, start, stop)
+        k, start = _tn_value(data, start, stop)
         if start >= stop:
             raise ValueError("dict")
-        d[k], start = _tn_value(frame, start, stop)  # type: ignore[index]
+        d[k], start = _tn_value(data, start, stop)  # type: ignore[index]
     return d
+
+
+def _tn_dict(frame: bytes) -> dict:
+    """The top-level dict of a payload `frame` (its items, then the type byte `}`)."""
+    return _tn_items(frame, 0, len(frame) - 1)
 
 
 def read_states(path: str | Path, start: int = 0, end: int | None = None) \

@@ -24,27 +24,26 @@ def _policy(arg: str | None) -> tuple[policy.Policy, Path | None]:
 
 def _flows(capture: Path):
     """A flow file through Telltale's reader; a HAR file through mitmproxy's own HAR import."""
-    with open(capture, "rb") as fo:
-        head = fo.read(64).lstrip()
-    if head.startswith(b"{"):
-        from mitmproxy import io as mio
+    from telltale.detect.sources import capture_kind
 
-        with open(capture, "rb") as fo:
-            for f in mio.FlowReader(fo).stream():
-                # mitmproxy's HAR import keeps serverIPAddress as the server's address only
-                addr = getattr(f.server_conn, "address", None)
-                if addr and geo.normalise_ip(addr[0]):
-                    f.metadata.setdefault(transport.SERVER_IP_KEY, addr[0])
-                yield f
+    if capture_kind(capture) != "har":
+        yield from store.read_flows(capture)
         return
-    yield from store.read_flows(capture)
+    from mitmproxy import io as mio
+
+    with open(capture, "rb") as fo:
+        for f in mio.FlowReader(fo).stream():
+            # mitmproxy's HAR import keeps serverIPAddress as the server's address only
+            addr = getattr(f.server_conn, "address", None)
+            if addr and geo.normalise_ip(addr[0]):
+                f.metadata.setdefault(store.SERVER_IP_KEY, addr[0])
+            yield f
 
 
 def scan_findings(captures: list[str], policy_file: str) -> tuple[list[rules.Finding], list[str]]:
     """`telltale scan --policy`: the destination and transport findings of each capture, not
     accepted by the policy, and the captures that could not be read (named, the rest still judged)."""
-    f = Path(policy_file)
-    pol = policy.resolve(policy.load(f), source=f)
+    pol, _ = _policy(policy_file)
     lk = rules.lookups_for(pol, geo=bool(pol.forbidden))
     found: list[rules.Finding] = []
     errors: list[str] = []
@@ -64,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     pol, _ = _policy(args.policy)
     capture = Path(args.capture)
     lk = rules.lookups_for(pol)
-    cs = transport.contacts(store.read_flows(capture))
+    cs = transport.contacts(_flows(capture))
     rows = rules.summarise(cs, lk)
     refused = transport.tls_refusals(transport.read_events(transport.events_file(capture)))
     if args.format == "json":
@@ -91,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("destinations",
                        help="where a capture's traffic went: host, IPs, country, tracker, bytes")
-    p.add_argument("capture", help="a capture file (.mitm)")
+    p.add_argument("capture", help="a capture file (mitmproxy flow file, or HAR 1.2)")
     p.add_argument("--policy",
                    help="policy.yaml (default: the checkout's, if any): tracker lists, IP database")
     p.add_argument("--format", choices=("text", "json"), default="text")

@@ -30,8 +30,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from telltale.destinations import geo, trackers
 from telltale import yamlconfig
+from telltale.destinations import geo, trackers
 from telltale.errors import ConfigError
 
 POLICY_FILE = "policy.yaml"

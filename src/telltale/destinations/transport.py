@@ -22,7 +22,6 @@ from telltale.destinations.geo import normalise_ip
 from telltale.errors import CaptureFileError
 
 
-
 @dataclass(frozen=True)
 class Contact:
     """One flow as the destination rules see it."""
