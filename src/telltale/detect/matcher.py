@@ -88,26 +88,6 @@ class Matcher:
 
     def scan(self, data: bytes) -> list[Hit]:
         """Every canary whose encoded form occurs in `data`, first occurrence per form."""
-        return self._hits(data)
-
-    def scan_many(self, datas: Sequence[bytes]) -> list[list[Hit]]:
-        """`[self.scan(d) for d in datas]`, with one pass over all of them when none holds a match.
-
-        A match in the concatenation (in one buffer, or only across two: spurious) sends every
-        buffer to its own pass, so what is found is exactly what separate passes find.
-        """
-        if len(datas) < 2 or self._db is None:
-            return [self._hits(d) for d in datas]
-        joined = b"".join(datas)
-        if not joined:
-            return [[] for _ in datas]
-        try:
-            self._db.scan(joined, match_event_handler=_stop, scratch=self._scratch)
-        except hyperscan.ScanTerminated:  # something matched: each buffer on its own
-            return [self._hits(d) for d in datas]
-        return [[] for _ in datas]
-
-    def _hits(self, data: bytes) -> list[Hit]:
         hits = []
         for pid, end in self.scan_ids(data):
             start = end - self._lengths[pid]
@@ -116,3 +96,20 @@ class Matcher:
                     hits.append(Hit(ci, enc, start, end))
         hits.sort(key=lambda h: (h.start, h.canary))
         return hits
+
+    def scan_many(self, datas: Sequence[bytes]) -> list[list[Hit]]:
+        """`[self.scan(d) for d in datas]`, with one pass over all of them when none holds a match.
+
+        A match in the concatenation (in one buffer, or only across two: spurious) sends every
+        buffer to its own pass, so what is found is exactly what separate passes find.
+        """
+        if len(datas) < 2 or self._db is None:
+            return [self.scan(d) for d in datas]
+        joined = b"".join(datas)
+        if not joined:
+            return [[] for _ in datas]
+        try:
+            self._db.scan(joined, match_event_handler=_stop, scratch=self._scratch)
+        except hyperscan.ScanTerminated:  # something matched: each buffer on its own
+            return [self.scan(d) for d in datas]
+        return [[] for _ in datas]

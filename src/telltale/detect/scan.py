@@ -29,6 +29,11 @@ MEMO_PART_BYTES = 4096  # parts up to this size are remembered when they hold no
 MEMO_BYTES = 16 << 20  # the memory of one detector's memo (keys' bytes), then it starts afresh
 
 
+def _memo_key(part: Part) -> tuple[bytes, str, str, str]:
+    """What decides how a part decodes: its bytes, kind, content encoding and type."""
+    return (part.data, part.kind, part.content_encoding, part.content_type)
+
+
 @dataclass(frozen=True)
 class FlowScan:
     """Findings of one flow, and what was decoded only in part."""
@@ -78,7 +83,7 @@ class Detector:
         m = self.matcher
         if len(part.data) > MEMO_PART_BYTES:
             return examine(part, m.scan, budget, views, m.scan_many, root_hits)
-        key = (part.data, part.kind, part.content_encoding, part.content_type)
+        key = _memo_key(part)
         room = budget.bytes_left - self.limits.max_output
         known = self._memo.get(key)
         if known is not None and budget.views_left >= known[0] and room >= known[1]:
@@ -112,8 +117,7 @@ class Detector:
         parts = sent.parts
         # the small parts not known to hold nothing are matched together first (one call)
         memo = self._memo
-        fresh = [p.data for p in parts if len(p.data) <= MEMO_PART_BYTES
-                 and (p.data, p.kind, p.content_encoding, p.content_type) not in memo]
+        fresh = [p.data for p in parts if len(p.data) <= MEMO_PART_BYTES and _memo_key(p) not in memo]
         roots: dict[bytes, list[Hit]] = {}
         if len(fresh) > 1:
             fresh = list(dict.fromkeys(fresh))

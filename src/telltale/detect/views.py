@@ -378,12 +378,11 @@ def examine(part: Part, scan: Callable[[bytes], list[Hit]], budget: Budget, view
             new.append(View(c.data, f"{v.location}{sep}{c.label}", v.chain + (c.step,), idx, v.depth + 1,
                             c.transparent, c.content_encoding, c.content_type, c.kind))
         # a transparent view (a slice of its parent as is) is matched only when its parent had a hit
-        if scan_many is not None and len(new) > 1:
-            wanted = [w.data for w in new if hit or not w.transparent]
-            if len(wanted) > 1:
-                results = iter(scan_many(wanted))
-                matched = [(w, next(results) if hit or not w.transparent else None) for w in new]
-                stack.extend(reversed(matched))
-                continue
-        stack.extend((w, _LATER if hit or not w.transparent else None) for w in reversed(new))
+        wanted = [hit or not w.transparent for w in new]
+        if scan_many is not None and sum(wanted) > 1:
+            results = iter(scan_many([w.data for w, want in zip(new, wanted, strict=True) if want]))
+            entries = [(w, next(results) if want else None) for w, want in zip(new, wanted, strict=True)]
+        else:
+            entries = [(w, _LATER if want else None) for w, want in zip(new, wanted, strict=True)]
+        stack.extend(reversed(entries))
     return hits
