@@ -54,9 +54,30 @@ class TelemetryAgent(BaseModel):
 
     encoding: Literal["base64", "gzip+base64", "json"] = "base64"
     id_hash: Literal["none", "sha256", "md5"] = "none"
+    transport: Literal["proxy", "direct", "udp", "dns"] = Field(
+        "proxy", description="proxy: the device's proxy setting (none in a sealed namespace: direct); "
+        "direct: its own TLS connection to the server's address with the right SNI; udp: a datagram "
+        "to port 443; dns: the visited site and search carried in query names")
     interval: float = Field(1.0, gt=0, le=60, description="seconds between app-usage batches")
     pages_url: HttpUrl = HttpUrl("https://tracking.intl.miui.com/track/v4/pages")
     usage_url: HttpUrl = HttpUrl("https://sa.api.intl.miui.com/sa?project=browser")
+
+
+class FirmwareProcess(BaseModel):
+    """A lab's own firmware component, started with the device inside its network."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    command: tuple[str, ...] = Field(min_length=1, description="argv; no shell")
+
+
+CAPTURE_MODES = ("sealed", "wireguard", "proxy")
+BOUNDARY_TEXT = {
+    "sealed": "sealed: a network namespace whose only way out is the capture",
+    "wireguard": "wireguard: the device's WireGuard tunnel ends in the capture",
+    "proxy": "proxy setting only; traffic that ignores it is not seen",
+}
 
 
 class Device(BaseModel):
@@ -76,12 +97,37 @@ class Device(BaseModel):
                                  description="role -> package on a phone, e.g. system_browser")
     groups: tuple[str, ...] = ()
     proxy: ProxySettings = Field(default_factory=ProxySettings)
+    capture: Literal["sealed", "wireguard", "proxy"] | None = Field(
+        None, description="the capture boundary; default sealed for local devices, proxy for remote ones")
+    firmware_processes: tuple[FirmwareProcess, ...] = ()
     settle: float = Field(0.5, ge=0, le=600,
                           description="seconds a window keeps capturing after the last action")
     telemetry_agent: TelemetryAgent | None = None
 
     def __repr__(self) -> str:  # shown as a step argument in reports
         return f"Device({self.name})"
+
+    @property
+    def boundary(self) -> str:
+        """The capture mode in force: the configured one, else sealed where the device is local."""
+        if self.capture:
+            return self.capture
+        return "sealed" if self.appium == "local" else "proxy"
+
+    @property
+    def boundary_text(self) -> str:
+        return BOUNDARY_TEXT[self.boundary]
+
+    @model_validator(mode="after")
+    def _boundary_possible(self) -> Device:
+        if self.capture == "sealed" and self.appium != "local":
+            raise ValueError("capture: sealed needs appium: local (the namespace is made on this "
+                             "machine); a remote device can use capture: wireguard or proxy")
+        names = [p.name for p in self.firmware_processes]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"firmware_processes: duplicate name {dup[0]}")
+        return self
 
     @field_validator("identifiers")
     @classmethod
