@@ -18,9 +18,13 @@ from telltale.paths import Layout
 class AppiumServer:
     """A local Appium server for one device; its temp folder (browser profiles) is removed at stop."""
 
-    def __init__(self, lay: Layout, name: str, workdir: Path, drivers: str = "chromium") -> None:
+    def __init__(self, lay: Layout, name: str, workdir: Path, drivers: str = "chromium",
+                 address: str = "127.0.0.1", prefix: list[str] | None = None) -> None:
         self.lay, self.name, self.drivers = lay, name, drivers
-        self.port = procs.free_port()
+        # A sealed device's server runs inside its namespace (prefix) on the device-side address,
+        # driven over the link as a phone is over USB or Wi-Fi.
+        self.address, self.prefix = address, list(prefix or [])
+        self.port = procs.free_port("127.0.0.1" if self.prefix else address)
         self.workdir = workdir
         self.tmp: Path | None = None
         self.log = workdir / f"{name}-appium.log"
@@ -28,7 +32,7 @@ class AppiumServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.address}:{self.port}"
 
     def start(self) -> None:
         exe = self.lay.node_bin / "appium"
@@ -46,7 +50,7 @@ class AppiumServer:
             TMPDIR=str(self.tmp),
             HOME=str(self.lay.browser_home),
         )
-        cmd = [str(exe), "--address", "127.0.0.1", "--port", str(self.port),
+        cmd = [*self.prefix, str(exe), "--address", self.address, "--port", str(self.port),
                "--use-drivers", self.drivers, "--log-no-colors", "--log-timestamp"]
         self.proc = procs.spawn(cmd, self.log, env=env, cwd=self.lay.root)
         if not procs.wait_until(self.ready, 60, self.proc, interval=0.1):

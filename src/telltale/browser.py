@@ -36,10 +36,12 @@ QUIET_ARGS = (
 )
 
 
-def chromium_capabilities(device: Device, proxy_url: str, incognito: bool) -> dict:
-    args = [*QUIET_ARGS, f"--proxy-server={proxy_url}",
-            # Loopback too goes through the proxy: nothing the browser sends is unseen.
-            "--proxy-bypass-list=<-loopback>", *device.browser_args]
+def chromium_capabilities(device: Device, proxy_url: str | None, incognito: bool) -> dict:
+    """proxy_url None: no proxy flag at all (a sealed device: its network is the capture)."""
+    proxy = [f"--proxy-server={proxy_url}",
+             # Loopback too goes through the proxy: nothing the browser sends is unseen.
+             "--proxy-bypass-list=<-loopback>"] if proxy_url else []
+    args = [*QUIET_ARGS, *proxy, *device.browser_args]
     if incognito:
         args.append("--incognito")
     caps = {
@@ -87,7 +89,7 @@ class Visit:
 class Browser:
     """One Appium session on one device, started lazily in the mode a scenario asks for."""
 
-    def __init__(self, device: Device, appium_url: str, proxy_url: str,
+    def __init__(self, device: Device, appium_url: str, proxy_url: str | None,
                  on_start: Callable[[str], None] | None = None) -> None:
         if device.platform != "chromium":
             raise SetupError(f"device {device.name}: platform {device.platform} has no browser "

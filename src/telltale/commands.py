@@ -38,13 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_dir", nargs="?", help="run folder (default reports/latest)")
     p.set_defaults(func=_report)
 
-    from telltale import bundle, diff, lint, runner, selftest
+    from telltale import bundle, diff, lint, runner, selftest, wgcli
 
     runner.register(sub)
     selftest.register(sub)
     lint.register(sub)
     bundle.register(sub)
     diff.register(sub)
+    wgcli.register(sub)
 
     from telltale.destinations import cli as destinations_cli
     from telltale.detect import cli as detect_cli

@@ -109,10 +109,12 @@ class Device(BaseModel):
 
     @property
     def boundary(self) -> str:
-        """The capture mode in force: the configured one, else sealed where the device is local."""
+        """The capture mode in force: the configured one, else sealed for a local embedded device
+        (it can live in a namespace of this machine); a phone or a remote device needs WireGuard
+        or falls back to its proxy setting, and says so."""
         if self.capture:
             return self.capture
-        return "sealed" if self.appium == "local" else "proxy"
+        return "sealed" if self.appium == "local" and self.platform == "chromium" else "proxy"
 
     @property
     def boundary_text(self) -> str:
@@ -120,9 +122,14 @@ class Device(BaseModel):
 
     @model_validator(mode="after")
     def _boundary_possible(self) -> Device:
-        if self.capture == "sealed" and self.appium != "local":
-            raise ValueError("capture: sealed needs appium: local (the namespace is made on this "
-                             "machine); a remote device can use capture: wireguard or proxy")
+        if self.capture == "sealed" and (self.appium != "local" or self.platform != "chromium"):
+            raise ValueError("capture: sealed needs an embedded device (platform chromium, appium: "
+                             "local) that can run in a network namespace of this machine; a phone "
+                             "or a remote device can use capture: wireguard or proxy")
+        if self.telemetry_agent and self.telemetry_agent.transport != "proxy" and self.boundary == "proxy":
+            raise ValueError(f"telemetry_agent.transport {self.telemetry_agent.transport} escapes a proxy "
+                             "setting by design: it would send to the real servers' addresses; run it "
+                             "only behind a sealed or wireguard capture")
         names = [p.name for p in self.firmware_processes]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

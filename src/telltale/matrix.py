@@ -27,6 +27,7 @@ class Cell:
     firmware: str
     verdict: str
     regulations: str
+    boundary: str = "unknown"
 
 
 def _props(results: Path) -> dict[str, str]:
@@ -53,6 +54,7 @@ def cells(run: Path) -> list[Cell]:
             firmware=props.get(f"firmware.{device}") or props.get("firmware", "unknown"),
             verdict=r.get("status", "unknown"),
             regulations=" ".join(sorted(labels.get("regulation", []))),
+            boundary=props.get(f"boundary.{device}") or labels.get("boundary", ["unknown"])[0],
         ))
     return sorted(out, key=lambda c: (c.requirement, c.scenario, c.device))
 
@@ -60,9 +62,9 @@ def cells(run: Path) -> list[Cell]:
 def to_csv(rows: list[Cell]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["requirement", "scenario", "device", "firmware", "verdict", "regulations"])
+    w.writerow(["requirement", "scenario", "device", "firmware", "verdict", "regulations", "boundary"])
     for c in rows:
-        w.writerow([c.requirement, c.scenario, c.device, c.firmware, c.verdict, c.regulations])
+        w.writerow([c.requirement, c.scenario, c.device, c.firmware, c.verdict, c.regulations, c.boundary])
     return buf.getvalue()
 
 
@@ -70,13 +72,14 @@ def to_html(rows: list[Cell]) -> str:
     body = "".join(
         f"<tr><td>{html.escape(c.requirement)}</td><td>{html.escape(c.scenario)}</td>"
         f"<td>{html.escape(c.device)}</td><td>{html.escape(c.firmware)}</td>"
-        f"<td class='{c.verdict}'>{c.verdict}</td><td>{html.escape(c.regulations)}</td></tr>"
+        f"<td class='{c.verdict}'>{c.verdict}</td><td>{html.escape(c.regulations)}</td>"
+        f"<td>{html.escape(c.boundary)}</td></tr>"
         for c in rows)
     return ("<!doctype html><meta charset='utf-8'><title>Compliance matrix</title><style>"
             "td,th{border:1px solid #ccc;padding:4px 8px;font:13px sans-serif}"
             ".failed{background:#fdd}.broken{background:#fec}.passed{background:#dfd}</style>"
             "<table><tr><th>requirement</th><th>scenario</th><th>device</th><th>firmware</th>"
-            f"<th>verdict</th><th>regulations</th></tr>{body}</table>")
+            f"<th>verdict</th><th>regulations</th><th>capture boundary</th></tr>{body}</table>")
 
 
 def write(run: Path) -> list[Cell]:

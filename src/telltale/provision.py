@@ -21,6 +21,13 @@ SYSTEM_PACKAGES = {
     "chromium": "/usr/bin/chromium",
     "chromium-driver": "/usr/bin/chromedriver",
     "libnss3-tools": "certutil",
+    # The sealed capture boundary: namespaces and links, rules, the packet record.
+    "iproute2": "ip",
+    "nftables": "nft",
+    "tcpdump": "tcpdump",
+    # WireGuard devices (the userspace client stands in for a phone in the tests).
+    "wireguard-tools": "wg",
+    "wireguard-go": "wireguard-go",
 }
 CA_NICK = "Telltale capture CA"
 

@@ -60,9 +60,12 @@ def destination_findings_of(result: dict, results_dir: Path) -> list[dict]:
     return out
 
 
+DECODING_STEPS = ("base64", "hex")  # the reference agent encodes (base64 payloads, hex DNS labels)
+
+
 def _proof(result: dict, results_dir: Path, agent_hosts: set[str]) -> str | None:
     for f in findings_of(result, results_dir):
-        if f.get("host") in agent_hosts and "base64" in f.get("location", ""):
+        if f.get("host") in agent_hosts and any(step in f.get("location", "") for step in DECODING_STEPS):
             return f"{f['canary']} at {f['host']}: {f['location']}"
     for f in destination_findings_of(result, results_dir):
         if f.get("host") in agent_hosts and f.get("verdict") == "violation":
@@ -79,8 +82,8 @@ def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str]) -> 
         if "must-fail" in _labels(r, "selftest"):
             proof = _proof(r, results_dir, agent_hosts)
             ok = status == "failed" and proof is not None
-            why = proof or (f"no finding at {', '.join(sorted(agent_hosts))} with a base64 step "
-                            "or a destination violation")
+            why = proof or (f"no finding at {', '.join(sorted(agent_hosts))} with a base64 or hex "
+                            "step, or a destination violation")
             out.append(Expectation(name, req, "failed", status, why, ok))
         else:
             ok = status in ("passed", "skipped")
@@ -98,18 +101,31 @@ def table(rows: list[Expectation]) -> str:
     return "\n".join(lines)
 
 
+def agent_hosts(dev: inventory.Device) -> set[str]:
+    """Where the reference agent sends: its hosts, and their servers' addresses (raw UDP has no name)."""
+    agent = dev.telemetry_agent
+    assert agent is not None
+    hosts = {urlsplit(str(u)).hostname or "" for u in (agent.pages_url, agent.usage_url)}
+    return hosts | {str(ip) for h, ip in dev.proxy.hosts.items() if h in hosts}
+
+
+def _of_device(results: list[dict], name: str, only: bool) -> list[dict]:
+    return [r for r in results if name in _labels(r, "device") or (only and not _labels(r, "device"))]
+
+
 def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     from telltale import runner
 
     lay = paths.layout()
     inv_file = args.devices_file or str(lay.devices)
-    dev = inventory.load(inv_file).get(args.device, inv_file)
-    args.device, args.devices = [dev.name], None
-    if dev.telemetry_agent is None:
-        raise TelltaleError(f"{inv_file}: device {dev.name} has no telemetry_agent: "
-                            "selftest needs the leaky reference build")
-    hosts = {urlsplit(str(u)).hostname for u in (dev.telemetry_agent.pages_url,
-                                                 dev.telemetry_agent.usage_url)}
+    inv = inventory.load(inv_file)
+    devs = inventory.select(inv, args.device or ([] if args.devices else ["local-chromium-leaky"]),
+                            args.devices, inv_file)
+    for dev in devs:
+        if dev.telemetry_agent is None:
+            raise TelltaleError(f"{inv_file}: device {dev.name} has no telemetry_agent: "
+                                "selftest needs the leaky reference build")
+    args.device, args.devices = [d.name for d in devs], None
     args.no_report = getattr(args, "no_report", False)
     args.signing_key = None
     args.no_redact, args.suite = False, None
@@ -118,26 +134,34 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     reports = Path(args.reports) if args.reports else lay.reports
     results_dir = reports / args.run_id / "allure-results"
     results = [json.loads(p.read_text()) for p in results_dir.glob("*-result.json")]
-    rows = check(results, results_dir, hosts)
-    print(table(rows))
-    caught = sum(e.ok for e in rows if e.expected == "failed")
-    expected = sum(e.expected == "failed" for e in rows)
-    bad = [e for e in rows if not e.ok]
-    print(f"\nselftest: {caught} of {expected} expected failures caught on {dev.name}; "
-          f"{len(bad)} expectation(s) not met")
-    if not rows:
+    bad_total, ran = 0, 0
+    for dev in devs:
+        rows = check(_of_device(results, dev.name, len(devs) == 1), results_dir, agent_hosts(dev))
+        ran += len(rows)
+        print(f"\n== {dev.name} ({dev.firmware}); boundary: {dev.boundary_text}")
+        print(table(rows))
+        caught = sum(e.ok for e in rows if e.expected == "failed")
+        expected = sum(e.expected == "failed" for e in rows)
+        bad = [e for e in rows if not e.ok]
+        bad_total += len(bad) + (0 if rows else 1)
+        print(f"selftest: {caught} of {expected} expected failures caught on {dev.name}; "
+              f"{len(bad)} expectation(s) not met" + ("" if rows else "; no scenario ran"))
+    if not ran:
         print("selftest: no scenario ran: that is not a pass")
         return 1
     if code not in (0, 1):  # 1: requirements failed, as they must here
         print(f"selftest: the run itself ended with exit code {code}")
         return 1
-    return 1 if bad else 0
+    return 1 if bad_total else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("selftest", help="run the requirements on the leaky reference build and "
                        "check that every expected failure is caught")
-    p.add_argument("--device", default="local-chromium-leaky", help="the leaky reference device")
+    p.add_argument("--device", action="append", default=None,
+                   help="a leaky reference device, repeatable (default local-chromium-leaky)")
+    p.add_argument("--devices", default=None, metavar="GROUP",
+                   help="every device of a group (e.g. reference: each way the reference build leaks)")
     p.add_argument("--devices-file", default=None)
     p.add_argument("--reports", default=None, help="folder of run folders (default reports/)")
     p.add_argument("--run-id", default=None)

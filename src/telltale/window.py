@@ -59,9 +59,11 @@ class WindowTraffic:
     """What a closed window saw: its flows, the records that could not be read, its span."""
 
     window: str
-    flows: tuple[Flow, ...]
+    flows: tuple[Flow, ...]  # the proxy's flows, then what only the packet record saw (sealed)
     damaged: tuple[CaptureFileError, ...]
     span: WindowSpan
+    accounted: dict = field(default_factory=dict)  # conversations of the packet record, by how
+    witness_problems: tuple[str, ...] = ()
 
 
 @dataclass
@@ -101,13 +103,20 @@ class Window:
                     damaged.append(rec.error)
                 elif store.window_of(rec.flow) == self.id:
                     flows.append(rec.flow)
-            self._traffic = WindowTraffic(self.id, tuple(flows), tuple(damaged), span)
+            accounted, witness_problems = {}, []
+            witness = getattr(self.proxy, "witness", None)
+            if witness is not None:  # sealed: every conversation of the link is accounted for
+                escaped, witness_problems, accounted = witness.account(span, flows)
+                flows += escaped
+            self._traffic = WindowTraffic(self.id, tuple(flows), tuple(damaged), span, accounted,
+                                          tuple(witness_problems))
         t = self._traffic
         problems = []
         if t.span.in_flight:
             problems.append(f"{t.span.in_flight} request(s) still in flight at close")
         if t.damaged:
             problems.append("damaged capture records: " + "; ".join(map(str, t.damaged)))
+        problems += t.witness_problems
         if t.span.tls_failures and not judge_tls_refusals:
             hosts = sorted({str(e.get("sni") or e.get("server")) for e in t.span.tls_failures})
             problems.append(f"TLS refused by the client (traffic not examined) for {', '.join(hosts)}")

@@ -1,14 +1,34 @@
-"""Every encoding the leaky reference agent can use is one the detector sees through."""
+"""The leaky reference agent: every encoding and transport it uses is one the lab sees through.
+
+Transports are tried against real sockets on 127.0.0.1 only: the host map points
+the telemetry host there, and the service and resolver ports are the test's own.
+"""
+
+import base64
+import json
+import socket
+import ssl
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from mitmproxy import http
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from mitmproxy import dns, http
+from mitmproxy.certs import CertStore
 from mitmproxy.test import tflow
 
 from telltale.detect import Canary, scan_flows
-from telltale.reference.agent import encode, hashed, search_query
+from telltale.inventory import Device, ProxySettings, TelemetryAgent
+from telltale.reference import agent as agent_mod
+from telltale.reference.agent import Agent, AgentConfig, encode, hashed, search_query
+from telltale.reference.launch import agent_command, agent_env
 
 URL = "https://tt-0123456789.example.net/read/abcdef0123?q=zebra+telltale+5a5a5a5a5a5a"
 IMEI = "867530900000001"
+HOST = "tracking.example.test"
+LOCAL = {HOST: "127.0.0.1"}
 
 
 @pytest.mark.parametrize("encoding", ["json", "base64", "gzip+base64"])
@@ -36,3 +56,209 @@ def test_clean_twin_payload_is_not_flagged():
 def test_search_query_is_read_from_the_url():
     assert search_query(URL) == "zebra telltale 5a5a5a5a5a5a"
     assert search_query("https://a.example/read/1") is None
+
+
+def _cfg(**kw) -> AgentConfig:
+    return AgentConfig(pages_url=f"https://{HOST}/track/v4/pages?app=browser", addresses=LOCAL,
+                       identifiers={"imei": IMEI}, **kw)
+
+
+def _udp_socket() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(5)
+    return s
+
+
+def test_udp_transport_sends_the_encoded_payload_in_a_datagram(monkeypatch):
+    with _udp_socket() as server:
+        monkeypatch.setattr(agent_mod, "SERVICE_PORT", server.getsockname()[1])
+        Agent(_cfg(transport="udp")).page(URL, incognito=True)
+        data = server.recv(65536)
+    payload = json.loads(base64.b64decode(data))
+    assert payload["url"] == URL and payload["incognito"] is True
+    assert payload["search"] == "zebra telltale 5a5a5a5a5a5a" and payload["device"] == {"imei": IMEI}
+
+
+def test_udp_transport_cuts_a_long_payload_into_datagrams_in_order(monkeypatch):
+    long_url = f"https://tt-0123456789.example.net/read/{'ab' * 1500}"
+    with _udp_socket() as server:
+        monkeypatch.setattr(agent_mod, "SERVICE_PORT", server.getsockname()[1])
+        Agent(_cfg(transport="udp")).page(long_url, incognito=False)
+        body, _ = encode({"event": "page_view", "seq": 1, "url": long_url, "incognito": False,
+                          "device": {"imei": IMEI}}, "base64")
+        chunks = [server.recv(65536) for _ in range(-(-len(body) // agent_mod.DATAGRAM_MAX))]
+    assert all(len(c) <= agent_mod.DATAGRAM_MAX for c in chunks)
+    assert json.loads(base64.b64decode(b"".join(chunks)))["url"] == long_url
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    """A TLS server on 127.0.0.1 with a capture-CA certificate for HOST; records SNI and request."""
+    store = CertStore.from_store(tmp_path, "mitmproxy", 2048)
+    entry = store.get_cert(HOST, [x509.DNSName(HOST)])
+    (tmp_path / "cert.pem").write_bytes(entry.cert.to_pem())
+    (tmp_path / "key.pem").write_bytes(entry.privatekey.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption()))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    seen: dict = {}
+    ctx.sni_callback = lambda _sock, name, _ctx: seen.__setitem__("sni", name)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    monkeypatch.setattr(agent_mod, "SERVICE_PORT", listener.getsockname()[1])
+
+    def serve():
+        conn, _ = listener.accept()
+        with ctx.wrap_socket(conn, server_side=True) as tls:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += tls.recv(65536)
+            head, body = data.split(b"\r\n\r\n", 1)
+            length = int(next(v for k, v in (line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+                              if k.lower() == b"content-length"))
+            while len(body) < length:
+                body += tls.recv(65536)
+            seen["head"], seen["body"] = head.decode(), body
+            tls.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    yield tmp_path / "mitmproxy-ca-cert.pem", seen, t
+    listener.close()
+
+
+def test_direct_transport_opens_its_own_tls_connection_with_the_hosts_sni(tls_server):
+    ca, seen, server = tls_server
+    # A proxy setting that leads nowhere: the direct transport must not use it.
+    Agent(_cfg(transport="direct", ca_cert=str(ca), proxy="http://127.0.0.1:9")).page(URL, incognito=False)
+    server.join(10)
+    assert seen["sni"] == HOST
+    lines = seen["head"].split("\r\n")
+    assert lines[0] == "POST /track/v4/pages?app=browser HTTP/1.1"
+    headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in lines[1:])}
+    assert headers["host"] == HOST and headers["connection"] == "close"
+    assert headers["content-type"] == "text/plain" and int(headers["content-length"]) == len(seen["body"])
+    assert json.loads(base64.b64decode(seen["body"]))["url"] == URL
+
+
+@pytest.fixture
+def resolver(tmp_path, monkeypatch):
+    """A UDP socket on 127.0.0.1 that the agent's resolv.conf names; it answers NXDOMAIN."""
+    sock = _udp_socket()
+    conf = "# lab\nsearch lab.test\nnameserver 127.0.0.1\nnameserver 127.0.0.2\n"  # the first one is asked
+    (tmp_path / "resolv.conf").write_text(conf)
+    monkeypatch.setattr(agent_mod, "RESOLV_CONF", str(tmp_path / "resolv.conf"))
+    monkeypatch.setattr(agent_mod, "DNS_PORT", sock.getsockname()[1])
+    queries: list[dns.DNSMessage] = []
+
+    def answer():
+        while True:
+            try:
+                data, peer = sock.recvfrom(4096)
+            except OSError:
+                return
+            msg = dns.DNSMessage.unpack(data)
+            queries.append(msg)
+            sock.sendto(msg.fail(3).packed, peer)
+
+    threading.Thread(target=answer, daemon=True).start()
+    yield queries
+    sock.close()
+
+
+def test_dns_transport_carries_site_and_search_hex_encoded_in_query_names(resolver):
+    site = urllib.parse.urlsplit(URL).hostname
+    agent = Agent(_cfg(transport="dns"))
+    agent.page(URL, incognito=False)
+    agent.usage_event("tab_opened", tab="abc")
+    agent.flush_usage()
+    names = [q.questions[0].name for q in resolver]
+    assert all(q.query and q.recursion_desired and q.questions[0].type == 1 for q in resolver)
+    assert names == [f"{site.encode().hex()}.1.{HOST}",
+                     f"{b'zebra telltale 5a5a5a5a5a5a'.hex()}.1.{HOST}",
+                     f"{IMEI.encode().hex()}.2.sa.api.intl.miui.com"]
+
+
+def test_dns_query_names_keep_to_label_and_name_limits():
+    name = agent_mod.query_name("x" * 200, 7, HOST)
+    labels = name.split(".")
+    assert len(name) <= 253 and all(len(label) <= 60 for label in labels)
+    assert name.endswith(f".7.{HOST}") and len(labels) == 7
+    assert ("x" * 200).encode().hex().startswith("".join(labels[:3]))  # whole labels dropped, not cut
+
+
+def test_the_detector_finds_the_canaries_in_the_dns_queries(resolver):
+    Agent(_cfg(transport="dns")).page(URL, incognito=False)
+    flows = [tflow.tdnsflow(req=q) for q in resolver]
+    result = scan_flows(flows, [Canary("site", urllib.parse.urlsplit(URL).hostname),
+                                Canary("term", "zebra telltale 5a5a5a5a5a5a")])
+    assert {x.canary for x in result.findings} == {"site", "term"}
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 - the http.server name
+        self.seen.append((self.path, self.rfile.read(int(self.headers["content-length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_proxy_transport_without_a_proxy_setting_goes_straight_out(monkeypatch):
+    # The environment's proxy variables are not the device's setting: they lead nowhere here.
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    _Recorder.seen = []
+    with ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/track"
+        Agent(AgentConfig(pages_url=url, proxy=None)).page(URL, incognito=False)
+        server.shutdown()
+    [(path, body)] = _Recorder.seen
+    assert path == "/track" and json.loads(base64.b64decode(body))["url"] == URL
+
+
+def test_failed_sends_are_logged_not_raised(monkeypatch, caplog, tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        port = closed.getsockname()[1]
+    monkeypatch.setattr(agent_mod, "SERVICE_PORT", port)
+    (tmp_path / "resolv.conf").write_text("search lab.test\n")
+    monkeypatch.setattr(agent_mod, "RESOLV_CONF", str(tmp_path / "resolv.conf"))
+    for transport in ("direct", "dns"):
+        Agent(_cfg(transport=transport)).page(URL, incognito=False)
+    assert "direct to" in caplog.text and "no nameserver" in caplog.text
+
+
+def test_environment_fills_in_what_the_config_leaves_out():
+    env = {"TELLTALE_DEVICE": "leaky-phone", "TELLTALE_DEVTOOLS_WATCH": "/w", "TELLTALE_CA_CERT": "/ca.pem",
+           "TELLTALE_IDENTIFIERS": json.dumps({"imei": IMEI}), "TELLTALE_PROXY": "http://127.0.0.1:8080"}
+    cfg = AgentConfig.load({"transport": "direct", "addresses": LOCAL}, env)
+    assert (cfg.device, cfg.watch, cfg.ca_cert, cfg.proxy) == ("leaky-phone", "/w", "/ca.pem",
+                                                               "http://127.0.0.1:8080")
+    assert cfg.identifiers == {"imei": IMEI} and cfg.transport == "direct" and cfg.addresses == LOCAL
+    assert AgentConfig.load({"watch": "/mine", "identifiers": {}}, env).watch == "/mine"
+    assert AgentConfig.load({"identifiers": {}}, env).identifiers == {}
+    sealed = AgentConfig.load({}, {k: v for k, v in env.items() if k != "TELLTALE_PROXY"})
+    assert sealed.proxy is None and sealed.transport == "proxy"
+    with pytest.raises(ValueError, match="transport"):
+        AgentConfig.load({"transport": "carrier-pigeon"}, env)
+
+
+def test_launch_writes_the_telemetry_settings_and_the_firmware_environment(tmp_path):
+    device = Device(name="leaky", platform="chromium", identifiers={"imei": IMEI},
+                    telemetry_agent=TelemetryAgent(transport="udp"),
+                    proxy=ProxySettings(hosts={"tracking.intl.miui.com": "47.241.10.20"}))
+    cmd = agent_command(device, tmp_path)
+    assert cmd[1:4] == ["-m", "telltale.reference.agent", "--config"]
+    settings = json.loads(open(cmd[4]).read())
+    assert settings["transport"] == "udp"
+    assert settings["addresses"] == {"tracking.intl.miui.com": "47.241.10.20"}
+    env = agent_env(device, tmp_path / "appium", None, tmp_path / "ca.pem")
+    assert "TELLTALE_PROXY" not in env and json.loads(env["TELLTALE_IDENTIFIERS"]) == {"imei": IMEI}
+    cfg = AgentConfig.load(settings, env)
+    assert cfg.transport == "udp" and cfg.device == "leaky" and cfg.proxy is None

@@ -10,12 +10,16 @@ mitmproxy's own addons:
   host ``telltale.invalid`` sent through the proxy itself; closing waits for the
   window's flows still in flight. Control requests are never recorded.
 - OfflineUpstream: with ``telltale_upstream=offline`` every request is answered
-  here, so no traffic leaves the machine.
+  here, so no traffic leaves the machine: HTTP gets a page, DNS an address (the host
+  map's, else one of 198.18.0.0/15), and raw TCP or UDP a local sink that keeps the
+  original destination in the flow's metadata.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -23,6 +27,7 @@ import time
 from typing import IO
 
 from mitmproxy import ctx, dns, http, io, tcp, udp
+from mitmproxy.proxy import server_hooks
 from mitmproxy.flow import Flow
 from mitmproxy.tls import TlsData
 
@@ -31,6 +36,9 @@ from telltale.capture import offline
 CONTROL_HOST = "telltale.invalid"
 WINDOW_KEY = "telltale.window"
 SERVER_IP_KEY = "telltale.server_ip"  # offline mode: the address the host map gives
+ORIGINAL_KEY = "telltale.original_address"  # offline raw TCP/UDP: where it was going (it went to the sink)
+PROBE_HOST = "seal-probe.telltale.invalid"  # the seal probe (capture/boundary.py): answered and recorded
+SYNTHETIC_NET = ipaddress.ip_network("198.18.0.0/15")  # RFC 2544: offline answers for unmapped names
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +50,7 @@ class State:
         self.pending: dict[str, str | None] = {}  # flow id -> window
         self.written = 0
         self.tls_failures: list[dict] = []
+        self.tls_clients: list[tuple[str | None, str]] = []  # (window, "ip:port") TLS done with us
 
 
 class Recorder:
@@ -125,14 +134,24 @@ class Recorder:
     def dns_error(self, f: dns.DNSFlow):
         self._save(f)
 
+    def tls_established_client(self, data: TlsData):
+        """The client accepted our TLS: a connection that then sends no request (a preconnect)
+        was still examined; the packet record's account needs to know it."""
+        client = data.context.client.peername
+        if client:
+            self.state.tls_clients.append((self.state.window, f"{client[0]}:{client[1]}"))
+            del self.state.tls_clients[:-10000]
+
     def tls_failed_client(self, data: TlsData):
         """The client refused our certificate (pinning): its traffic went unexamined."""
         sni = data.context.client.sni
         peer = data.context.server.address
+        client = data.context.client.peername
         self.event(
             "tls_failed_client",
             sni=sni,
             server=f"{peer[0]}:{peer[1]}" if peer else None,
+            client=f"{client[0]}:{client[1]}" if client else None,
             error=str(data.conn.error or ""),
         )
 
@@ -158,6 +177,10 @@ class Control:
         )
 
     async def request(self, f: http.HTTPFlow):
+        if f.request.pretty_host == PROBE_HOST:  # recorded like any flow: the probe's proof
+            f.response = http.Response.make(
+                200, b"telltale-seal-probe " + f.request.path.encode(), {"content-type": "text/plain"})
+            return
         if f.request.pretty_host != CONTROL_HOST:
             return
         self.state.pending.pop(f.id, None)
@@ -167,7 +190,8 @@ class Control:
         offset = fo.tell() if fo is not None else 0
         if path == "/window/open":
             self.state.window = q.get("id") or None
-            self._reply(f, 200, {"window": self.state.window, "offset": offset, "pid": os.getpid()})
+            self._reply(f, 200, {"window": self.state.window, "offset": offset, "pid": os.getpid(),
+                                 "time": time.time()})
         elif path == "/window/close":
             window = self.state.window
             self.state.window = None
@@ -176,10 +200,12 @@ class Control:
                 await asyncio.sleep(0.02)
             in_flight = sum(1 for w in self.state.pending.values() if w == window)
             tls = [e for e in self.state.tls_failures if e["window"] == window]
+            tls_clients = [c for w, c in self.state.tls_clients if w == window]
             offset = fo.tell() if fo is not None else 0
             self._reply(
                 f, 200,
-                {"window": window, "offset": offset, "in_flight": in_flight, "tls_failures": tls},
+                {"window": window, "offset": offset, "in_flight": in_flight, "tls_failures": tls,
+                 "tls_clients": tls_clients, "time": time.time()},
             )
         elif path == "/status":
             self._reply(
@@ -197,6 +223,7 @@ class OfflineUpstream:
 
     def __init__(self) -> None:
         self.hosts: dict[str, str] = {}
+        self.sinks: dict[str, tuple[str, int]] = {}
 
     def load(self, loader):
         loader.add_option(
@@ -204,6 +231,22 @@ class OfflineUpstream:
             "offline: answer every request here; live: pass traffic to the real servers.",
         )
         loader.add_option("telltale_hosts", str, "", "JSON file: host (or *.suffix) -> server IP.")
+
+    async def running(self):
+        if ctx.options.telltale_upstream != "offline":
+            return
+        # mitmproxy's resolver would ask this machine's name servers: offline, the lab answers.
+        resolver = ctx.master.addons.get("dnsresolver")
+        if resolver is not None:
+            ctx.master.addons.remove(resolver)
+        # Raw TCP and UDP open a server connection at once: offline it goes to local sinks.
+        tcp_sink = await asyncio.start_server(_drain_tcp, "127.0.0.1", 0)
+        loop = asyncio.get_running_loop()
+        udp_transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
+                                                               local_addr=("127.0.0.1", 0))
+        self.sinks = {"tcp": tcp_sink.sockets[0].getsockname()[:2],
+                      "udp": udp_transport.get_extra_info("sockname")[:2]}
+        self._sink_servers = (tcp_sink, udp_transport)
 
     def configure(self, updated):
         if ctx.options.telltale_upstream not in ("offline", "live"):
@@ -232,6 +275,59 @@ class OfflineUpstream:
             f.server_conn.peername = (ip, f.request.port)
         status, headers, body = offline.answer(f.request.method, f.request.pretty_url)
         f.response = http.Response.make(status, body, headers)
+
+    def _to_sink(self, f: tcp.TCPFlow | udp.UDPFlow, kind: str) -> None:
+        if ctx.options.telltale_upstream != "offline" or kind not in self.sinks:
+            return
+        addr = f.server_conn.address
+        if addr and addr != self.sinks[kind]:
+            f.metadata[ORIGINAL_KEY] = f"{addr[0]}:{addr[1]}"
+            f.metadata[SERVER_IP_KEY] = self.address_of(f.server_conn.sni or "") or addr[0]
+            f.server_conn.address = self.sinks[kind]
+
+    def tcp_start(self, f: tcp.TCPFlow):
+        self._to_sink(f, "tcp")
+
+    def udp_start(self, f: udp.UDPFlow):
+        self._to_sink(f, "udp")
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData):
+        """Offline, nothing connects out: a connection not yet sent to a sink is refused."""
+        if ctx.options.telltale_upstream != "offline":
+            return
+        if data.server.address not in self.sinks.values():
+            data.server.error = "offline upstream: the lab does not connect out"
+
+    def dns_request(self, f: dns.DNSFlow):
+        if f.response is not None or ctx.options.telltale_upstream != "offline":
+            return
+        answers = []
+        for q in f.request.questions:
+            if q.type != dns.types.A:
+                continue  # no IPv6 in a sealed device's network; HTTPS/SVCB records: none
+            mapped = self.address_of(q.name)
+            if mapped and ipaddress.ip_address(mapped).version == 4:
+                f.metadata[SERVER_IP_KEY] = mapped
+                ip = ipaddress.IPv4Address(mapped)
+            else:
+                ip = synthetic_address(q.name)
+            answers.append(dns.ResourceRecord.A(q.name, ip, ttl=60))
+        f.response = f.request.succeed(answers)
+
+
+def synthetic_address(name: str) -> ipaddress.IPv4Address:
+    """A stable address for a name no map knows: the device connects to it, the capture answers."""
+    h = int.from_bytes(hashlib.sha256(name.lower().encode()).digest()[:4], "big")
+    return SYNTHETIC_NET[1 + h % (SYNTHETIC_NET.num_addresses - 2)]
+
+
+async def _drain_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The offline sink: reads what the device sends (the flow keeps it), answers nothing."""
+    try:
+        while await reader.read(65536):
+            pass
+    finally:
+        writer.close()
 
 
 _state = State()

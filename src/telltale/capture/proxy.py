@@ -38,7 +38,8 @@ def mitmdump_command() -> list[str]:
 
 @dataclass(frozen=True)
 class WindowSpan:
-    """Where a closed window's flows are: the capture file and the byte range of its records."""
+    """Where a closed window's flows are: the capture file and the byte range of its records,
+    and when (the proxy's clock) it opened and closed, for the packet record."""
 
     window: str
     capture: Path
@@ -46,6 +47,31 @@ class WindowSpan:
     end: int
     in_flight: int
     tls_failures: tuple[dict, ...]
+    opened: float | None = None
+    closed: float | None = None
+    tls_clients: tuple[str, ...] = ()  # client "ip:port"s that completed TLS with the capture
+
+
+@dataclass(frozen=True)
+class Listeners:
+    """Where the device's traffic enters the capture, besides the control listener.
+
+    proxy: the device's proxy setting points at (host, port) (regular mode, as before);
+    sealed: transparent TCP and DNS on the capture side of the device's link;
+    wireguard: mitmproxy's WireGuard server (its `--mode` spec is given whole)."""
+
+    kind: str = "proxy"
+    host: str = "127.0.0.1"
+    transparent_port: int = 0
+    dns_port: int = 0
+    wireguard_spec: str = ""
+
+    def modes(self, proxy_host: str, proxy_port: int) -> list[str]:
+        if self.kind == "sealed":
+            return [f"transparent@{self.host}:{self.transparent_port}", f"dns@{self.host}:{self.dns_port}"]
+        if self.kind == "wireguard":
+            return [self.wireguard_spec]
+        return []
 
 
 class CaptureProxy:
@@ -54,7 +80,8 @@ class CaptureProxy:
     def __init__(self, name: str, folder: Path, confdir: Path, upstream: str = "offline",
                  host: str = "127.0.0.1", port: int = 0, settle: float = 5.0,
                  hosts: dict[str, str] | None = None, log_dir: Path | None = None,
-                 auth: str | None = None) -> None:
+                 auth: str | None = None, listeners: Listeners | None = None,
+                 prefix: list[str] | None = None) -> None:
         if not is_loopback(host) and not auth:
             raise SetupError(
                 f"capture proxy for {name}: refusing to listen on {host} without proxy "
@@ -69,6 +96,10 @@ class CaptureProxy:
         self.upstream, self.host, self.settle = upstream, host, settle
         self.hosts = dict(hosts or {})
         self.port = port or procs.free_port(host)
+        # The device's entry (sealed, wireguard) is separate from the regular listener, which
+        # then serves only the harness's control requests, on loopback.
+        self.listeners = listeners or Listeners()
+        self.prefix = list(prefix or [])
         self.proc: subprocess.Popen | None = None
         self.incarnation = 0
         self.capture: Path | None = None
@@ -76,6 +107,8 @@ class CaptureProxy:
         # Operational logs are not evidence (they may echo what the harness typed): kept apart.
         self.log = (log_dir or folder) / f"{name}-proxy.log"
         self._open: tuple[str, int] | None = None
+        self._opened: float | None = None
+        self.witness = None  # a sealed device's packet record (capture/station.py Witness)
 
     @property
     def url(self) -> str:
@@ -93,8 +126,9 @@ class CaptureProxy:
         self.incarnation += 1
         self.capture = self.folder / f"{self.name}-{self.incarnation}.mitm"
         self.captures.append(self.capture)
-        cmd = mitmdump_command() + [
-            "--quiet", "--listen-host", self.host, "--listen-port", str(self.port),
+        modes = [f"regular@{self.host}:{self.port}", *self.listeners.modes(self.host, self.port)]
+        cmd = self.prefix + mitmdump_command() + [
+            "--quiet", *(a for m in modes for a in ("--mode", m)),
             "--set", f"confdir={self.confdir}",
             # Without lazy, HTTPS to an unresolvable host fails before the addon can answer.
             "--set", "connection_strategy=lazy",
@@ -154,6 +188,7 @@ class CaptureProxy:
         except (OSError, ValueError) as e:
             raise CaptureBroken(f"capture proxy for {self.name} did not open window {window}: {e}") from e
         self._open = (window, int(reply["offset"]))
+        self._opened = reply.get("time")
 
     def close_window(self) -> WindowSpan:
         """Close the open window; CaptureBroken if the proxy cannot vouch for it."""
@@ -177,4 +212,5 @@ class CaptureProxy:
                 " it was restarted during the scenario"
             )
         return WindowSpan(window, capture, start, int(reply["offset"]), int(reply["in_flight"]),
-                          tuple(reply.get("tls_failures") or ()))
+                          tuple(reply.get("tls_failures") or ()), self._opened,
+                          reply.get("time"), tuple(reply.get("tls_clients") or ()))

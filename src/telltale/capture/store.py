@@ -21,6 +21,18 @@ from telltale.errors import CaptureFileError
 
 WINDOW_KEY = "telltale.window"
 SERVER_IP_KEY = "telltale.server_ip"  # offline upstream: the address the host map gave
+ORIGINAL_KEY = "telltale.original_address"  # offline raw TCP/UDP went to a sink; "ip:port" it was for
+UNEXAMINED_KEY = "telltale.unexamined"  # a flow made from the packet record: traffic the proxy never read
+
+
+def original_address(f: mflow.Flow) -> tuple[str, int] | None:
+    """Where a raw TCP/UDP flow was going (the offline sink replaced its server address)."""
+    v = f.metadata.get(ORIGINAL_KEY)
+    if v:
+        host, _, port = str(v).rpartition(":")
+        return host.strip("[]"), int(port)
+    addr = getattr(f.server_conn, "address", None)
+    return (str(addr[0]), int(addr[1])) if addr else None
 _MAX_LEN_DIGITS = 12  # a record of up to ~1 TB; more digits is garbage, not a length
 
 

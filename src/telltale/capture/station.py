@@ -1,0 +1,191 @@
+"""One device's capture, whatever its boundary: the proxy, and for a sealed device its
+network, its packet record and the proof that the seal holds.
+
+Fixtures start a station per device and stop it at the end; windows ask its witness
+to account for every conversation of the packet record (capture/reconcile.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telltale import procs
+from telltale.capture import boundary, store
+from telltale.capture.proxy import CaptureProxy, Listeners, WindowSpan
+from telltale.errors import CaptureBroken, SetupError
+from telltale.inventory import Device
+
+PROBE_WINDOW = "seal-probe"
+
+
+@dataclass
+class Witness:
+    """The packet record of a sealed device's link, read per window against the flows."""
+
+    pcap: Path
+    device_ip: str
+    recorder: boundary.PacketRecorder
+    control: set[tuple[str, int]] = field(default_factory=set)
+
+    def account(self, span: WindowSpan, flows: list) -> tuple[list, list[str], dict]:
+        """(synthetic flows for what the proxy never examined, problems, summary)."""
+        from telltale.capture import packets, reconcile
+
+        problems = []
+        dropped = self.recorder.dropped()
+        if dropped is None:
+            problems.append(f"the packet record of {self.pcap.name} cannot say whether it lost packets")
+        elif dropped:
+            problems.append(f"the packet record lost {dropped} packet(s) (dropped by kernel)")
+        time.sleep(0.05)  # tcpdump -U writes each packet at once; let the last ones land
+        rec = packets.read(self.pcap, self.device_ip, since=span.opened, until=span.closed)
+        if rec.damaged:
+            problems.append(f"packet record: {rec.damaged}")
+            return [], problems, {}
+        r = reconcile.reconcile(rec, flows, span.tls_failures, self.control)
+        summary = r.summary()
+        # A TCP connection that carried nothing from the device (a keep-alive connection of an
+        # earlier window closing, a connect with no data) has nothing to examine.
+        # TLS the capture terminated with no request after it (a browser's preconnect) was
+        # examined too: nothing but the handshake was sent.
+        escaped = [c for c in r.not_examined if c.proto != "tcp" or c.bytes_sent]
+        summary["empty-tcp"] = len(r.not_examined) - len(escaped)
+        tls_only = [c for c in escaped if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in span.tls_clients]
+        escaped = [c for c in escaped if c not in tls_only]
+        summary["tls-no-request"] = len(tls_only)
+        summary["not-examined"] = len(escaped)
+        return [reconcile.unexamined_flow(c, span.window) for c in escaped], problems, summary
+
+
+class Station:
+    """Start, prove and stop one device's capture."""
+
+    def __init__(self, device: Device, captures: Path, confdir: Path, logs: Path,
+                 auth: str | None = None) -> None:
+        self.device, self.captures, self.confdir, self.logs = device, captures, confdir, logs
+        self.auth = auth
+        self.network: boundary.SealedNetwork | None = None
+        self.witness: Witness | None = None
+        self.proxy: CaptureProxy | None = None
+        self.timings: dict[str, float] = {}
+        self.proof: dict = {}
+
+    @property
+    def boundary(self) -> str:
+        return self.device.boundary
+
+    def start(self) -> CaptureProxy:
+        t0 = time.monotonic()
+        d = self.device
+        hosts = {h: str(ip) for h, ip in d.proxy.hosts.items()}
+        try:
+            if self.boundary == "sealed":
+                self.proxy = self._start_sealed(hosts)
+            elif self.boundary == "wireguard":
+                self.proxy = self._start_wireguard(hosts)
+            else:
+                self.proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream,
+                                          host=d.proxy.host, port=d.proxy.port, hosts=hosts,
+                                          log_dir=self.logs, auth=self.auth)
+                self.proxy.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.timings["start"] = time.monotonic() - t0
+        return self.proxy
+
+    def _start_sealed(self, hosts: dict[str, str]) -> CaptureProxy:
+        d = self.device
+        net = self.network = boundary.SealedNetwork(d.name, offline=d.proxy.upstream == "offline")
+        slot = net.create()
+        ports = boundary.Ports(procs.free_port(slot.capture_ip), procs.free_port(slot.capture_ip))
+        net.seal(ports)
+        pcap = self.captures / f"{d.name}-link.pcap"
+        self.captures.mkdir(parents=True, exist_ok=True)
+        recorder = boundary.PacketRecorder(slot.host_if, pcap, self.logs / f"{d.name}-tcpdump.log")
+        recorder.start()
+        net.own(recorder.proc.pid, "tcpdump")
+        self.witness = Witness(pcap, slot.device_ip, recorder)
+        proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream, hosts=hosts,
+                             log_dir=self.logs, prefix=net.capture_prefix(),
+                             listeners=Listeners("sealed", slot.capture_ip, ports.transparent, ports.dns))
+        proxy.start()
+        net.own(proxy.proc.pid, "mitmdump")
+        proxy.witness = self.witness
+        self.prove(proxy)
+        return proxy
+
+    def _start_wireguard(self, hosts: dict[str, str]) -> CaptureProxy:
+        from telltale.capture import wireguard
+
+        d = self.device
+        keyfile = self.confdir.parent / "wireguard" / f"{d.name}.json"
+        wireguard.ensure_keys(keyfile)
+        host, port = d.proxy.host, d.proxy.port or 51820
+        proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream, hosts=hosts,
+                             log_dir=self.logs, listeners=Listeners(
+                                 "wireguard", wireguard_spec=wireguard.mode_spec(keyfile, host, port)))
+        proxy.start()
+        return proxy
+
+    def prove(self, proxy: CaptureProxy) -> None:
+        """The seal holds: its shape is right, a probe to an outside address lands in the capture,
+        nothing reaches this machine's services, and the packet record sees what was dropped.
+        Else SetupError, which makes every scenario of the device broken."""
+        net, w = self.network, self.witness
+        assert net is not None and w is not None
+        t0 = time.monotonic()
+        problems = net.check_shape()
+        proxy.open_window(f"{PROBE_WINDOW}-{self.device.name}")
+        result = net.probe()
+        span = proxy.close_window()
+        problems += result.problems
+        flows = [r.flow for r in store.read_records(span.capture, span.start, span.end) if r.flow is not None]
+        if not any(getattr(f, "request", None) is not None and result.token in getattr(f.request, "path", "")
+                   for f in flows):
+            problems.append("the probe's connection is not in the flow file")
+        synthetic, witness_problems, summary = w.account(span, flows)
+        problems += witness_problems
+        if not any(result.token.encode() in m.content for f in synthetic for m in f.messages):
+            problems.append("the packet record did not show the probe's dropped UDP datagram")
+        slot = net.slot
+        self.proof = {"device": self.device.name, "boundary": self.device.boundary_text,
+                      "namespace": slot.ns, "link": slot.host_if, "device_ip": slot.device_ip,
+                      "capture_ip": slot.capture_ip, "probe": {"token": result.token, "window": span.window},
+                      "accounted": summary, "problems": problems,
+                      "seconds": round(time.monotonic() - t0, 3), "setup": {
+                          k: round(v, 3) for k, v in net.timings.items()}}
+        # Evidence of the seal, beside the captures (and so in the manifest).
+        (self.captures / f"{self.device.name}-boundary.json").write_text(json.dumps(self.proof, indent=1))
+        if problems:
+            raise CaptureBroken(f"the sealed boundary of {self.device.name} is not proven: "
+                                + "; ".join(problems))
+
+    def exec_prefix(self) -> list[str]:
+        return self.network.exec_prefix() if self.network else []
+
+    @property
+    def device_address(self) -> str:
+        """Where servers of the device side listen (and the harness reaches them)."""
+        return self.network.slot.device_ip if self.network and self.network.slot else "127.0.0.1"
+
+    def stop(self) -> None:
+        t0 = time.monotonic()
+        if self.proxy is not None:
+            self.proxy.stop()
+        if self.witness is not None:
+            self.witness.recorder.stop()
+        if self.network is not None:
+            self.network.teardown()
+        self.timings["stop"] = time.monotonic() - t0
+
+
+def require_boundary(device: Device) -> None:
+    """Stop at once, with what to do, when this machine cannot give the device its boundary."""
+    if device.boundary == "sealed":
+        problem = boundary.requirements_problem()
+        if problem:
+            raise SetupError(f"device {device.name}: {problem}")
