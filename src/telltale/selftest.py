@@ -1,7 +1,8 @@
 """`telltale selftest`: does this lab catch a leaking firmware?
 
 It runs the requirements on the leaky reference build and checks every
-expectation: a scenario tagged ``@selftest:must-fail`` must be *failed* (not
+expectation: a scenario tagged ``@selftest:must-fail`` (or ``@selftest:must-fail-<transport>``
+for the reference devices whose agent uses that transport) must be *failed* (not
 broken: broken would mean the lab could not see, not that it caught) with a
 finding that names a host the reference agent sends to and a base64 step in
 its decoding chain (for a destination requirement: a violation at that host,
@@ -63,23 +64,30 @@ def destination_findings_of(result: dict, results_dir: Path) -> list[dict]:
 DECODING_STEPS = ("base64", "hex")  # the reference agent encodes (base64 payloads, hex DNS labels)
 
 
+def _at(host: str | None, agent_hosts: set[str]) -> bool:
+    """The host is one of the agent's, or a name under one (a DNS query carries data in labels)."""
+    host = (host or "").lower()
+    return any(host == h or host.endswith("." + h) for h in agent_hosts)
+
+
 def _proof(result: dict, results_dir: Path, agent_hosts: set[str]) -> str | None:
     for f in findings_of(result, results_dir):
-        if f.get("host") in agent_hosts and any(step in f.get("location", "") for step in DECODING_STEPS):
+        if _at(f.get("host"), agent_hosts) and any(step in f.get("location", "") for step in DECODING_STEPS):
             return f"{f['canary']} at {f['host']}: {f['location']}"
     for f in destination_findings_of(result, results_dir):
-        if f.get("host") in agent_hosts and f.get("verdict") == "violation":
+        if _at(f.get("host"), agent_hosts) and f.get("verdict") == "violation":
             return f"{f['rule']}: {f['host']} ({f['ip']}, {f['country']}): {f['matched']}"
     return None
 
 
-def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str]) -> list[Expectation]:
-    """Pure judgement of one leaky run's Allure results."""
+def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str],
+          transport: str = "proxy") -> list[Expectation]:
+    """Pure judgement of one leaky device's Allure results (its agent sends by `transport`)."""
     out = []
     for r in sorted(results, key=lambda r: r.get("name", "")):
         name, status = r.get("name", "?"), r.get("status", "unknown")
         req = ",".join(_labels(r, "requirement")) or "-"
-        if "must-fail" in _labels(r, "selftest"):
+        if {"must-fail", f"must-fail-{transport}"} & set(_labels(r, "selftest")):
             proof = _proof(r, results_dir, agent_hosts)
             ok = status == "failed" and proof is not None
             why = proof or (f"no finding at {', '.join(sorted(agent_hosts))} with a base64 or hex "
@@ -136,7 +144,8 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     results = [json.loads(p.read_text()) for p in results_dir.glob("*-result.json")]
     bad_total, ran = 0, 0
     for dev in devs:
-        rows = check(_of_device(results, dev.name, len(devs) == 1), results_dir, agent_hosts(dev))
+        rows = check(_of_device(results, dev.name, len(devs) == 1), results_dir, agent_hosts(dev),
+                     dev.telemetry_agent.transport)
         ran += len(rows)
         print(f"\n== {dev.name} ({dev.firmware}); boundary: {dev.boundary_text}")
         print(table(rows))

@@ -256,12 +256,15 @@ class OfflineUpstream:
                 self.hosts = {k.lower(): v for k, v in json.load(fo).items()}
 
     def address_of(self, host: str) -> str | None:
-        host = host.lower()
+        """The mapped address of a host: its own entry, else the nearest parent's (`name` and
+        `*.name` both stand for the servers of the names under it, as a DNS zone does)."""
+        host = host.lower().rstrip(".")
         if host in self.hosts:
             return self.hosts[host]
         labels = host.split(".")
         for i in range(1, len(labels)):
-            ip = self.hosts.get("*." + ".".join(labels[i:]))
+            parent = ".".join(labels[i:])
+            ip = self.hosts.get("*." + parent) or (self.hosts.get(parent) if i < len(labels) - 1 else None)
             if ip:
                 return ip
         return None

@@ -29,6 +29,17 @@ class Witness:
     device_ip: str
     recorder: boundary.PacketRecorder
     control: set[tuple[str, int]] = field(default_factory=set)
+    names: dict[str, str] = field(default_factory=dict)  # address -> the name the lab knows for it
+
+    def learn_names(self, flows: list) -> None:
+        """Addresses the device's resolver gave out: a datagram to one of them names its host."""
+        from mitmproxy import dns
+
+        for f in flows:
+            if isinstance(f, dns.DNSFlow) and f.response is not None:
+                for a in f.response.answers:
+                    if a.type == dns.types.A:
+                        self.names.setdefault(str(a.ipv4_address), a.name.lower().rstrip("."))
 
     def account(self, span: WindowSpan, flows: list) -> tuple[list, list[str], dict]:
         """(synthetic flows for what the proxy never examined, problems, summary)."""
@@ -56,8 +67,15 @@ class Witness:
         tls_only = [c for c in escaped if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in span.tls_clients]
         escaped = [c for c in escaped if c not in tls_only]
         summary["tls-no-request"] = len(tls_only)
+        self.learn_names(flows)
+        out = []
+        for c in escaped:
+            f = reconcile.unexamined_flow(c, span.window)
+            if not c.sni and c.peer_ip in self.names:
+                f.metadata[store.SERVER_NAME_KEY] = self.names[c.peer_ip]
+            out.append(f)
         summary["not-examined"] = len(escaped)
-        return [reconcile.unexamined_flow(c, span.window) for c in escaped], problems, summary
+        return out, problems, summary
 
 
 class Station:
@@ -108,7 +126,9 @@ class Station:
         recorder = boundary.PacketRecorder(slot.host_if, pcap, self.logs / f"{d.name}-tcpdump.log")
         recorder.start()
         net.own(recorder.proc.pid, "tcpdump")
-        self.witness = Witness(pcap, slot.device_ip, recorder)
+        # Offline, the host map says which name stands behind an address.
+        self.witness = Witness(pcap, slot.device_ip, recorder,
+                               names={ip: h for h, ip in hosts.items() if not h.startswith("*")})
         proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream, hosts=hosts,
                              log_dir=self.logs, prefix=net.capture_prefix(),
                              listeners=Listeners("sealed", slot.capture_ip, ports.transparent, ports.dns))

@@ -17,7 +17,7 @@ from pathlib import Path
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy.flow import Flow
 
-from telltale.capture.store import SERVER_IP_KEY, UNEXAMINED_KEY, original_address
+from telltale.capture.store import SERVER_IP_KEY, SERVER_NAME_KEY, UNEXAMINED_KEY, original_address
 from telltale.destinations.geo import normalise_ip
 from telltale.errors import CaptureFileError
 
@@ -81,7 +81,8 @@ def contact(f: Flow) -> Contact | None:
                        sent, req.pretty_url)
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
         addr = original_address(f)
-        host = (f.server_conn.sni or (addr[0] if addr else "") or "").lower() or None
+        host = (f.server_conn.sni or f.metadata.get(SERVER_NAME_KEY) or (addr[0] if addr else "")
+                or "").lower() or None
         sent = sum(len(m.content) for m in f.messages if m.from_client)
         proto = "tcp" if isinstance(f, tcp.TCPFlow) else "udp"
         escaped = str(f.metadata.get(UNEXAMINED_KEY) or "")
