@@ -19,12 +19,13 @@ class AppiumServer:
     """A local Appium server for one device; its temp folder (browser profiles) is removed at stop."""
 
     def __init__(self, lay: Layout, name: str, workdir: Path, drivers: str = "chromium",
-                 address: str = "127.0.0.1", prefix: list[str] | None = None) -> None:
+                 address: str = "127.0.0.1", prefix: list[str] | None = None,
+                 port: int | None = None) -> None:
         self.lay, self.name, self.drivers = lay, name, drivers
         # A sealed device's server runs inside its namespace (prefix) on the device-side address,
         # driven over the link as a phone is over USB or Wi-Fi.
         self.address, self.prefix = address, list(prefix or [])
-        self.port = procs.free_port("127.0.0.1" if self.prefix else address)
+        self.port = port or procs.free_port(address)
         self.workdir = workdir
         self.tmp: Path | None = None
         self.log = workdir / f"{name}-appium.log"

@@ -4,6 +4,7 @@ captured before the kill are still on disk; the next scenario runs on a restarte
 from pathlib import Path
 
 import pytest
+from mitmproxy.http import HTTPFlow
 
 from telltale.capture import store
 
@@ -23,7 +24,8 @@ def test_killed_proxy_breaks_the_scenario_and_keeps_what_it_captured(ready, tmp_
     assert res["The next scenario runs on a restarted proxy"]["status"] == "passed"
 
     first, second = sorted((tmp_path / "captures").glob("local-chromium-*.mitm"))
-    kept = [f for f in store.read_flows(first) if f.request.path.startswith("/read/")]
+    http_flows = [f for f in store.read_flows(first) if isinstance(f, HTTPFlow)]
+    kept = [f for f in http_flows if f.request.path.startswith("/read/")]
     assert len(kept) == 1 and kept[0].response.status_code == 200
     assert store.window_of(kept[0]).endswith("the-proxy-is-killed-after-the-visit")
-    assert any(f.request.path.startswith("/read/") for f in store.read_flows(second))
+    assert any(isinstance(f, HTTPFlow) and f.request.path.startswith("/read/") for f in store.read_flows(second))

@@ -445,11 +445,22 @@ class ProbeResult:
         return out
 
 
+CONTROL_PORT = 4723  # Appium's own default; each namespace has its own ports, so it is always free
+
+
+def control_filter(slot: Slot, port: int = CONTROL_PORT) -> str:
+    """A pcap filter leaving out the harness's control connection to the Appium server inside the
+    namespace: it carries what the harness types (a test's secrets), and it is not the device's."""
+    cap, dev = slot.capture_ip, slot.device_ip
+    return (f"not ((src host {cap} and dst host {dev} and tcp dst port {port}) or "
+            f"(src host {dev} and tcp src port {port} and dst host {cap}))")
+
+
 class PacketRecorder:
     """tcpdump on the device's link for the whole run: the boundary's independent witness."""
 
-    def __init__(self, interface: str, pcap: Path, log: Path) -> None:
-        self.interface, self.pcap, self.log = interface, pcap, log
+    def __init__(self, interface: str, pcap: Path, log: Path, bpf: str = "") -> None:
+        self.interface, self.pcap, self.log, self.bpf = interface, pcap, log, bpf
         self.proc: subprocess.Popen | None = None
 
     def start(self, prefix: list[str] | None = None) -> None:
@@ -457,7 +468,7 @@ class PacketRecorder:
             raise SetupError(f"{self.pcap} exists: a packet record is never overwritten")
         # --immediate-mode and -U: without them the last second of packets is lost at stop.
         cmd = [*(prefix or []), "tcpdump", "-Z", "root", "-i", self.interface, "-n", "-U",
-               "--immediate-mode", "-s", "0", "-w", str(self.pcap)]
+               "--immediate-mode", "-s", "0", "-w", str(self.pcap), *([self.bpf] if self.bpf else [])]
         self.proc = procs.spawn(cmd, self.log)
         if not procs.wait_until(lambda: "listening on" in procs.tail(self.log, 5), 10, self.proc):
             code = self.proc.poll()

@@ -109,6 +109,7 @@ class CaptureProxy:
         self._open: tuple[str, int] | None = None
         self._opened: float | None = None
         self.witness = None  # a sealed device's packet record (capture/station.py Witness)
+        self.on_spawn = None  # called with each mitmdump PID (a sealed slot records it for cleanup)
 
     @property
     def url(self) -> str:
@@ -145,6 +146,8 @@ class CaptureProxy:
             hosts_file.write_text(json.dumps(self.hosts, indent=1, sort_keys=True))
             cmd[-2:-2] = ["--set", f"telltale_hosts={hosts_file}"]
         self.proc = procs.spawn(cmd, self.log)
+        if self.on_spawn is not None:
+            self.on_spawn(self.proc.pid)
         if not procs.wait_until(self._answers, 30, self.proc):
             code = self.proc.poll()
             self.stop()

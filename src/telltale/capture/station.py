@@ -123,7 +123,8 @@ class Station:
         net.seal(ports)
         pcap = self.captures / f"{d.name}-link.pcap"
         self.captures.mkdir(parents=True, exist_ok=True)
-        recorder = boundary.PacketRecorder(slot.host_if, pcap, self.logs / f"{d.name}-tcpdump.log")
+        recorder = boundary.PacketRecorder(slot.host_if, pcap, self.logs / f"{d.name}-tcpdump.log",
+                                           bpf=boundary.control_filter(slot))
         recorder.start()
         net.own(recorder.proc.pid, "tcpdump")
         # Offline, the host map says which name stands behind an address.
@@ -132,8 +133,8 @@ class Station:
         proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream, hosts=hosts,
                              log_dir=self.logs, prefix=net.capture_prefix(),
                              listeners=Listeners("sealed", slot.capture_ip, ports.transparent, ports.dns))
+        proxy.on_spawn = lambda pid: net.own(pid, "mitmdump")
         proxy.start()
-        net.own(proxy.proc.pid, "mitmdump")
         proxy.witness = self.witness
         self.prove(proxy)
         return proxy
@@ -186,6 +187,11 @@ class Station:
 
     def exec_prefix(self) -> list[str]:
         return self.network.exec_prefix() if self.network else []
+
+    @property
+    def control_port(self) -> int | None:
+        """The port of the Appium server inside a sealed device's namespace (None: pick a free one)."""
+        return boundary.CONTROL_PORT if self.network else None
 
     @property
     def device_address(self) -> str:
