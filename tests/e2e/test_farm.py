@@ -59,6 +59,28 @@ def test_two_devices_in_parallel_both_in_the_report(ready, tmp_path):
     assert {(m["device"], m["firmware"]) for m in matrix} == {("farm-a", "build-a"), ("farm-b", "build-b")}
     assert len(list((tmp_path / "r" / "captures").glob("farm-a-*.mitm"))) == 1
     assert len(list((tmp_path / "r" / "captures").glob("farm-b-*.mitm"))) == 1
+    _traffic_kept_apart(tmp_path / "r" / "captures")
+
+
+def _traffic_kept_apart(captures):
+    """Each sealed device had its own namespace and address, and its capture holds only its own
+    traffic: every flow came from its address, and no canary site of one is in the other's."""
+    from mitmproxy.http import HTTPFlow
+
+    from telltale.capture import store
+
+    proofs = {d: json.loads((captures / f"{d}-boundary.json").read_text()) for d in ("farm-a", "farm-b")}
+    assert proofs["farm-a"]["namespace"] != proofs["farm-b"]["namespace"]
+    assert all(p["problems"] == [] for p in proofs.values())
+    sites = {}
+    for d, proof in proofs.items():
+        (cap,) = captures.glob(f"{d}-*.mitm")
+        flows = list(store.read_flows(cap))
+        assert flows and {f.client_conn.peername[0] for f in flows} == {proof["device_ip"]}, d
+        sites[d] = {f.request.pretty_host for f in flows
+                    if isinstance(f, HTTPFlow) and f.request.pretty_host.startswith("tt-")}
+        assert (captures / f"{d}-link.pcap").stat().st_size > 24
+    assert sites["farm-a"] and sites["farm-b"] and not sites["farm-a"] & sites["farm-b"]
 
 
 def test_a_dead_appium_server_breaks_only_its_devices_remaining_scenarios(ready, tmp_path):
