@@ -94,3 +94,20 @@ def test_report_shows_the_failed_requirement_with_its_evidence_and_phones_nowher
     assert "tracking.intl.miui.com" in dom and "request.body base64 &gt; json $.url" in dom
     assert "GDPR-Art.5(1)(c)" in dom, "the regulation clause is shown"
     assert page_requests(flows) == []
+
+
+def test_the_reference_group_is_caught_however_it_escapes(ready, tmp_path):
+    """Each way the reference build escapes a proxy-only lab (its own sockets to literal addresses,
+    UDP datagrams, data in DNS names) is caught as a named failure by the sealed boundary."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "telltale.cli", "selftest", "--devices", "reference", "--reports",
+         str(tmp_path), "--run-id", "ref", "--no-report", "-n", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    for variant, caught in (("", 11), ("-direct", 11), ("-udp", 12), ("-dns", 11)):
+        device = f"local-chromium-leaky{variant}"
+        assert f"{caught} of {caught} expected failures caught on {device};" in proc.stdout
+        assert f"== {device} (" in proc.stdout
+    assert proc.stdout.count("boundary: sealed: a network namespace") == 4
+    # the proof names the escape: a datagram's payload, a DNS label
+    assert "udp[0] base64" in proc.stdout and "dns.question[0] hex" in proc.stdout
