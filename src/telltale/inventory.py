@@ -63,6 +63,18 @@ class TelemetryAgent(BaseModel):
     usage_url: HttpUrl = HttpUrl("https://sa.api.intl.miui.com/sa?project=browser")
 
 
+class WireGuardSettings(BaseModel):
+    """Where a `capture: wireguard` device's tunnel ends: the capture's WireGuard listener."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str = Field("0.0.0.0", description="address the capture's WireGuard listener binds "
+                        "(only the phone's key is accepted there)")
+    port: int = Field(51820, ge=1, le=65535, description="UDP port of that listener")
+    endpoint: str | None = Field(None, description="HOST[:PORT] the phone dials (default: this "
+                                 "machine's address and the port)")
+
+
 class FirmwareProcess(BaseModel):
     """A lab's own firmware component, started with the device inside its network."""
 
@@ -100,6 +112,7 @@ class Device(BaseModel):
     capture: Literal["sealed", "wireguard", "proxy"] | None = Field(
         None, description="the capture boundary; default sealed for local devices, proxy for remote ones")
     firmware_processes: tuple[FirmwareProcess, ...] = ()
+    wireguard: WireGuardSettings = Field(default_factory=WireGuardSettings)
     settle: float = Field(0.5, ge=0, le=600,
                           description="seconds a window keeps capturing after the last action")
     telemetry_agent: TelemetryAgent | None = None

@@ -71,10 +71,10 @@ def _cmd(args: argparse.Namespace) -> int:
     if not _SAFE_NAME.fullmatch(dev.name):
         raise ConfigError(f"{devices_file}: device name {dev.name!r} cannot name a key file "
                           "(letters, digits, '.', '_', '-')")
-    if args.endpoint:
-        host, port = parse_endpoint(args.endpoint, wireguard.DEFAULT_PORT)
+    if args.endpoint or dev.wireguard.endpoint:
+        host, port = parse_endpoint(args.endpoint or dev.wireguard.endpoint, dev.wireguard.port)
     else:
-        host, port = wireguard.local_ipv4(), wireguard.DEFAULT_PORT
+        host, port = wireguard.local_ipv4(), dev.wireguard.port
         if host is None:
             raise SetupError("no non-loopback IPv4 address on this machine: pass --endpoint HOST:PORT "
                              "(an address the phone can reach)")
@@ -92,7 +92,8 @@ def _cmd(args: argparse.Namespace) -> int:
         print(wireguard.qr(conf))
     where = wireguard.endpoint(host, port)
     print(f"The capture host must listen on {where} UDP, and the phone must reach it:")
-    print(f"  mitmdump --mode {wireguard.mode_spec(keyfile, host, port)} ...")
+    print(f"  (`telltale run` listens on {dev.wireguard.listen}:{dev.wireguard.port}; "
+          f"devices.{dev.name}.wireguard in devices.yaml sets it)")
     print("  (behind NAT or a firewall, forward that UDP port to the capture host)\n")
     print(PHONE_STEPS.format(conf=conf_path.name, device=dev.name))
     return 0

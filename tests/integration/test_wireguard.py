@@ -40,7 +40,8 @@ from mitmproxy import dns
 from telltale import procs
 from telltale.capture import store, wireguard
 from telltale.capture.addon import CONTROL_HOST
-from telltale.capture.proxy import ADDON, mitmdump_command
+from telltale.capture.station import Station
+from telltale.inventory import Device, WireGuardSettings
 
 SERVER_IP = "47.241.10.20"  # reached only from inside the namespace: through the tunnel
 STUB_ANSWER = ipaddress.IPv4Address("192.0.2.53")  # TEST-NET-1: never contacted
@@ -151,36 +152,26 @@ class Capture:
 
 
 @pytest.fixture
-def capture(tmp_path) -> Iterator[Capture]:
+def capture(ready, tmp_path) -> Iterator[Capture]:
+    """The product's own capture for a `capture: wireguard` device (capture/station.py)."""
     try:
         stub = DnsStub()
     except OSError:  # port 53 taken on every loopback address: the resolver then fails, slowly
         stub = None
-    keyfile = tmp_path / "wg.json"
-    cap = Capture(keyfile, wireguard.ensure_keys(keyfile), _free_udp_port(), procs.free_port(),
-                  tmp_path / "confdir", tmp_path / "cap.mitm", tmp_path / "mitmdump.log", stub)
-    cmd = mitmdump_command() + [
-        "--quiet",
-        "--mode", wireguard.mode_spec(keyfile, "127.0.0.1", cap.wg_port),
-        "--mode", f"regular@127.0.0.1:{cap.ctl_port}",
-        "--set", f"confdir={cap.confdir}",
-        "--set", "connection_strategy=lazy",
-        "--set", "telltale_upstream=offline",
-        "--set", f"telltale_capture={cap.file}",
-        "--set", f"telltale_events={tmp_path / 'events.jsonl'}",
-        # mitmproxy's resolver (where the addon leaves it in place) asks loopback, never this
-        # machine's name servers.
-        "--set", f"dns_name_servers={stub.ip if stub else '127.0.0.53'}",
-        "--set", "dns_use_hosts_file=false",
-        "-s", str(ADDON),
-    ]
+    port = _free_udp_port()
+    device = Device(name="wg-stand-in", platform="android", appium="local", capture="wireguard",
+                    wireguard=WireGuardSettings(listen="127.0.0.1", port=port))
+    station = Station(device, tmp_path / "captures", ready.mitmproxy_conf, tmp_path / "logs")
+    keyfile = wireguard.key_file(ready.state, device.name)
     try:
-        cap.proc = procs.spawn(cmd, cap.log)
+        proxy = station.start()
+        cap = Capture(keyfile, wireguard.ensure_keys(keyfile), port, proxy.port, ready.mitmproxy_conf,
+                      proxy.capture, proxy.log, stub, proxy.proc)
         if not procs.wait_until(cap.answers, 30, cap.proc):
             raise AssertionError(f"mitmdump did not start (exit {cap.proc.poll()}):\n{procs.tail(cap.log)}")
         yield cap
     finally:
-        cap.stop()
+        station.stop()
         if stub is not None:
             stub.close()
 

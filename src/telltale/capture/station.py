@@ -143,9 +143,9 @@ class Station:
         from telltale.capture import wireguard
 
         d = self.device
-        keyfile = self.confdir.parent / "wireguard" / f"{d.name}.json"
+        keyfile = wireguard.key_file(self.confdir.parent, d.name)
         wireguard.ensure_keys(keyfile)
-        host, port = d.proxy.host, d.proxy.port or 51820
+        host, port = d.wireguard.listen, d.wireguard.port
         proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream, hosts=hosts,
                              log_dir=self.logs, listeners=Listeners(
                                  "wireguard", wireguard_spec=wireguard.mode_spec(keyfile, host, port)))
