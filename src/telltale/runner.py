@@ -25,8 +25,16 @@ SUITE = "steps/test_requirements.py"
 def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     lay = paths.layout()
     inv_file = args.devices_file or str(lay.devices)
-    devices = [d.name for d in inventory.select(inventory.load(inv_file), args.device, args.devices,
-                                                inv_file)]  # fail fast, by name
+    chosen = inventory.select(inventory.load(inv_file), args.device, args.devices, inv_file)
+    devices = [d.name for d in chosen]  # fail fast, by name
+    if any(d.boundary == "sealed" for d in chosen):
+        from telltale.capture import boundary
+
+        problem = boundary.requirements_problem()
+        if problem:  # never a silent fall-back to the proxy setting
+            sealed = ", ".join(d.name for d in chosen if d.boundary == "sealed")
+            raise TelltaleError(f"{sealed}: {problem}")
+        boundary.clean_stale(lambda msg: print(f"telltale run: {msg}", flush=True))
     reports = Path(args.reports) if args.reports else lay.reports
     reports.mkdir(parents=True, exist_ok=True)
     run_dir = runs.create(reports, args.run_id)
