@@ -28,4 +28,5 @@ def test_killed_proxy_breaks_the_scenario_and_keeps_what_it_captured(ready, tmp_
     kept = [f for f in http_flows if f.request.path.startswith("/read/")]
     assert len(kept) == 1 and kept[0].response.status_code == 200
     assert store.window_of(kept[0]).endswith("the-proxy-is-killed-after-the-visit")
-    assert any(isinstance(f, HTTPFlow) and f.request.path.startswith("/read/") for f in store.read_flows(second))
+    assert any(isinstance(f, HTTPFlow) and f.request.path.startswith("/read/")
+               for f in store.read_flows(second))

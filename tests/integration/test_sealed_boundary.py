@@ -156,7 +156,7 @@ def test_a_broken_seal_is_never_trusted(station):
 
 
 def test_a_killed_runs_namespace_is_cleaned_by_the_next_run(ready, tmp_path):
-    code = f"""
+    code = """
         import sys, time
         from telltale.capture.boundary import SealedNetwork
         net = SealedNetwork("killed-run")

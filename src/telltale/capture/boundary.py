@@ -90,7 +90,8 @@ class Slot:
         return 61000 + self.n
 
 
-def _run(cmd: list[str], what: str, check: bool = True, input: str | None = None) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], what: str, check: bool = True,
+         input: str | None = None) -> subprocess.CompletedProcess:
     r = subprocess.run(cmd, capture_output=True, text=True, input=input)
     if check and r.returncode != 0:
         raise SetupError(f"sealed boundary: {what} failed (exit {r.returncode}): {' '.join(cmd)}: "
@@ -207,7 +208,8 @@ def clean_stale(report: Callable[[str], None] = _say) -> list[str]:
             found = _wipe(slot, record)
             _record_path(n).unlink(missing_ok=True)
             if found:
-                who = f"device {record.get('device')}, run pid {record.get('owner')}" if record else "unknown run"
+                who = (f"device {record.get('device')}, run pid {record.get('owner')}" if record
+                       else "unknown run")
                 msg = (f"cleaned what a run that ended without teardown left in slot {n} ({who}): "
                        + ", ".join(found))
                 report(msg)

@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {"outside_captured": False}
     try:
         with socket.create_connection(_addr(a.outside), timeout=a.timeout) as s:
-            s.sendall(f"GET /probe/{a.token} HTTP/1.1\r\nHost: {a.host}\r\nConnection: close\r\n\r\n".encode())
+            s.sendall(f"GET /probe/{a.token} HTTP/1.1\r\nHost: {a.host}\r\n"
+                      "Connection: close\r\n\r\n".encode())
             data = b""
             while len(data) < 65536:
                 chunk = s.recv(4096)

@@ -64,7 +64,8 @@ class Witness:
         # examined too: nothing but the handshake was sent.
         escaped = [c for c in r.not_examined if c.proto != "tcp" or c.bytes_sent]
         summary["empty-tcp"] = len(r.not_examined) - len(escaped)
-        tls_only = [c for c in escaped if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in span.tls_clients]
+        tls_only = [c for c in escaped
+                    if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in span.tls_clients]
         escaped = [c for c in escaped if c not in tls_only]
         summary["tls-no-request"] = len(tls_only)
         self.learn_names(flows)

@@ -23,7 +23,7 @@ WINDOW_KEY = "telltale.window"
 SERVER_IP_KEY = "telltale.server_ip"  # offline upstream: the address the host map gave
 ORIGINAL_KEY = "telltale.original_address"  # offline raw TCP/UDP went to a sink; "ip:port" it was for
 UNEXAMINED_KEY = "telltale.unexamined"  # a flow made from the packet record: traffic the proxy never read
-SERVER_NAME_KEY = "telltale.server_name"  # the name the lab knows for a nameless flow's address (DNS, host map)
+SERVER_NAME_KEY = "telltale.server_name"  # the lab's name for a nameless flow's address (DNS, host map)
 
 
 def original_address(f: mflow.Flow) -> tuple[str, int] | None:

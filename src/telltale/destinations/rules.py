@@ -210,7 +210,8 @@ def check_unexamined(cs: Sequence[Contact], policy: Policy, refused: Sequence[Un
             # Seen only by the packet record: proven traffic that no reader examined.
             acc = policy.acceptance(c.protocol, c.host, c.ip)
             rows.append(Finding(UNEXAMINED, "accepted" if acc else "violation", c.host or "?", c.ip or "?",
-                                "?", f"{c.protocol}: {c.escaped}", c.url, accepted_by=acc.name if acc else ""))
+                                "?", f"{c.protocol}: {c.escaped}", c.url,
+                                accepted_by=acc.name if acc else ""))
         elif not c.examined:
             why = ("UDP (QUIC?) passed through unread" if c.protocol == "udp"
                    else "raw TCP passed through unread")
