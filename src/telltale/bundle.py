@@ -69,6 +69,14 @@ def tool_versions(root: Path) -> dict[str, str]:
         out[f"npm:{pkg}"] = json.loads(pj.read_text())["version"] if pj.exists() else "missing"
     out["chromium"] = _version(["/usr/bin/chromium", "--version"])
     out["chromedriver"] = _version(["/usr/bin/chromedriver", "--version"])
+    # The sealed boundary's parts: the rules and the packet record.
+    out["nft"] = _version(["nft", "--version"])
+    out["tcpdump"] = _version(["tcpdump", "--version"]).splitlines()[0]
+    for dist in ("dpkt",):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "missing"
     return out
 
 

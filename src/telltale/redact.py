@@ -90,6 +90,33 @@ def flows(fs: list[Flow]) -> list[Flow]:
     return [flow(f)[0] for f in fs]
 
 
+_WIRE_HEADER = re.compile(
+    rb"(?i)(\r\n(?:" + b"|".join(re.escape(h.encode()) for h in sorted(SECRET_HEADERS))
+    + rb")[ \t]*:[ \t]*)([^\r\n]+)")
+_WIRE_BEARER = re.compile(rb"(?i)(\b(?:bearer|basic|digest)\s+)([A-Za-z0-9._~+/=-]{4,})")
+
+
+def packet_record(path: Path) -> int:
+    """Blank credential header values in a pcap's clear-text payloads, in place, byte for byte.
+
+    Only plain HTTP is readable in a packet record (TLS stays encrypted). Values are overwritten
+    with `*` of the same length, so every packet keeps its length and place (their TCP checksums
+    no longer match: the record says where the bytes were, not the credentials). Returns the
+    number of values blanked."""
+    data = bytearray(path.read_bytes())
+    count = 0
+    for rx in (_WIRE_HEADER, _WIRE_BEARER):
+        for m in list(rx.finditer(data)):
+            start, end = m.span(2)
+            data[start:end] = b"*" * (end - start)
+            count += 1
+    if count:
+        tmp = path.with_suffix(path.suffix + ".redacting")
+        tmp.write_bytes(bytes(data))
+        os.replace(tmp, path)
+    return count
+
+
 def capture_file(path: Path) -> tuple[int, int]:
     """Rewrite a capture file redacted, atomically; returns (flows, flows redacted).
 

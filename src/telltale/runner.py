@@ -52,6 +52,10 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
             total, cut = redaction.capture_file(cap)
             if cut:
                 print(f"telltale run: {cap.name}: credentials redacted in {cut} of {total} flows")
+        for rec in sorted((run_dir / "captures").glob("*.pcap")):
+            cut = redaction.packet_record(rec)
+            if cut:
+                print(f"telltale run: {rec.name}: {cut} clear-text credential value(s) blanked")
     counts = runs.statuses(run_dir / "allure-results")
     matrix.write(run_dir)
     html = None
