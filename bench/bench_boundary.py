@@ -99,7 +99,8 @@ def scenarios(runs: int) -> None:
                                             if s["name"].startswith("When ")))
         for dev, d in per.items():
             print(f"{dev:13s} job wall {med(d['wall']):5.1f} s; per scenario: "
-                  f"total {med(d['scenario']):.2f} s, actions {med(d['actions']):.2f} s, judging {med(d['judging']):.2f} s "
+                  f"total {med(d['scenario']):.2f} s, actions {med(d['actions']):.2f} s, "
+                  f"judging {med(d['judging']):.2f} s "
                   f"({len(d['scenario'])} scenarios)")
 
 
