@@ -59,6 +59,11 @@ class TelemetryAgent(BaseModel):
         "direct: its own TLS connection to the server's address with the right SNI; udp: a datagram "
         "to port 443; dns: the visited site and search carried in query names")
     interval: float = Field(1.0, gt=0, le=60, description="seconds between app-usage batches")
+    batch: float | None = Field(
+        None, gt=0, le=3600, description="hold page and usage events and send them together every so "
+        "many seconds (and when the browser closes, as an SDK flushes on backgrounding); none: at once")
+    heartbeat: float | None = Field(
+        None, gt=0, le=3600, description="seconds between idle heartbeats carrying a device identifier")
     pages_url: HttpUrl = HttpUrl("https://tracking.intl.miui.com/track/v4/pages")
     usage_url: HttpUrl = HttpUrl("https://sa.api.intl.miui.com/sa?project=browser")
 
