@@ -1,5 +1,7 @@
 """Steps that judge the window's traffic. Reading it closes the window and checks the
-positive controls first: a window the capture cannot vouch for is broken, never passed."""
+positive controls first: a window the capture cannot vouch for is broken, never passed.
+Each check also asks the run-wide sweep to look for the same values in everything the
+device sends until the end of the run (a late copy fails this scenario then)."""
 
 from __future__ import annotations
 
@@ -41,7 +43,9 @@ def capture_saw_actions(capture_window: Window) -> None:
 def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, visited: Visit) -> None:
     """The visited URL, its host or its path reached no host but the visited one, in any encoding."""
     traffic = capture_window.traffic()
-    result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_host(visited.host))
+    allowed = judge.same_host(visited.host)
+    capture_window.sweep_for(canaries.named(), allowed)
+    result = judge.check(traffic.flows, canaries.named(), allowed=allowed)
     _verdict(result, f"the visited URL of {visited.host} reached other hosts", capture_window)
 
 
@@ -49,7 +53,9 @@ def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, vi
 def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, searched: Visit) -> None:
     """The search term reached no host outside the engine's registrable domain, in any encoding."""
     traffic = capture_window.traffic()
-    result = judge.check(traffic.flows, canaries.named(), allowed=judge.same_party_as(searched.host))
+    allowed = judge.same_party_as(searched.host)
+    capture_window.sweep_for(canaries.named(), allowed)
+    result = judge.check(traffic.flows, canaries.named(), allowed=allowed)
     _verdict(result, f"the search term typed on {searched.host} reached third parties",
              capture_window)
 
@@ -61,5 +67,6 @@ def no_identifier_sent(capture_window: Window, device: Device) -> None:
         raise CaptureBroken(f"device {device.name} lists no identifiers in devices.yaml: "
                             "nothing to look for, so no verdict")
     traffic = capture_window.traffic()
+    capture_window.sweep_for({}, judge.nobody, identifiers=True)
     result = judge.check(traffic.flows, {}, allowed=judge.nobody, identifiers=device.identifiers)
     _verdict(result, f"identifiers of {device.name} were sent", capture_window)

@@ -201,6 +201,12 @@ class Browser:
     def screenshot(self) -> bytes | None:
         return screenshot(self.driver)
 
+    def nudges(self) -> list[tuple[str, Callable[[], object]]]:
+        """What a user does that makes telemetry leave (before the drain): the browser closed,
+        as an app backgrounded, and opened again, as an app's next start."""
+        return [("the browser is closed", self.quit),
+                ("the browser is reopened", lambda: self.ensure(incognito=False))]
+
     def quit(self) -> None:
         quit_session(self.driver)
         self.driver, self.incognito = None, None

@@ -120,6 +120,9 @@ class Device(BaseModel):
     wireguard: WireGuardSettings = Field(default_factory=WireGuardSettings)
     settle: float = Field(0.5, ge=0, le=600,
                           description="seconds a window keeps capturing after the last action")
+    drain: float | None = Field(
+        None, ge=0, le=86400, description="seconds the capture keeps watching after the device's last "
+        "scenario (after a nudge to flush); default 180 for phones, 5 for embedded devices")
     telemetry_agent: TelemetryAgent | None = None
 
     def __repr__(self) -> str:  # shown as a step argument in reports
@@ -133,6 +136,13 @@ class Device(BaseModel):
         if self.capture:
             return self.capture
         return "sealed" if self.appium == "local" and self.platform == "chromium" else "proxy"
+
+    @property
+    def drain_seconds(self) -> float:
+        """Phones batch telemetry for minutes; the embedded browser is watched for less."""
+        if self.drain is not None:
+            return self.drain
+        return 5.0 if self.platform == "chromium" else 180.0
 
     @property
     def boundary_text(self) -> str:

@@ -22,19 +22,39 @@ from telltale.window import registrable_domain
 HostRule = Callable[[str], bool]
 
 
-def same_host(host: str) -> HostRule:
-    host = host.lower()
-    return lambda h: h.lower() == host
+@dataclass(frozen=True)
+class Entitled:
+    """Who may receive a scenario's data, as data (the run-wide sweep judges it again later)."""
+
+    kind: str  # "host": that host only; "party": its registrable domain; "nobody"
+    host: str = ""
+
+    def __call__(self, host: str) -> bool:
+        if self.kind == "host":
+            return host.lower() == self.host.lower()
+        if self.kind == "party":
+            return registrable_domain(host) == registrable_domain(self.host)
+        return False
 
 
-def nobody(host: str) -> bool:
-    """No host is entitled (device identifiers)."""
-    return False
+def same_host(host: str) -> Entitled:
+    return Entitled("host", host.lower())
 
 
-def same_party_as(host: str) -> HostRule:
-    domain = registrable_domain(host)
-    return lambda h: registrable_domain(h) == domain
+nobody = Entitled("nobody")  # device identifiers: no host is entitled
+
+
+def same_party_as(host: str) -> Entitled:
+    return Entitled("party", host)
+
+
+def entitled(finding: Finding, flow: Flow | None, allowed: HostRule) -> bool:
+    """Whether the finding's recipient may have the value. A resolver must see the names it
+    resolves: a lookup of an entitled host is no leak, a canary smuggled into another domain's
+    labels is."""
+    if isinstance(flow, dns.DNSFlow) and flow.request is not None:
+        return any(allowed(q.name) for q in flow.request.questions)
+    return allowed(finding.host or "")
 
 
 @dataclass(frozen=True)
@@ -56,16 +76,7 @@ def check(flows: Sequence[Flow], canaries: Mapping[str, str], allowed: HostRule,
     wanted += [Canary(n, v, "identifier") for n, v in (identifiers or {}).items()]
     result = scan_flows(flows, wanted)
     by_id = {f.id: f for f in flows}
-
-    def entitled(finding: Finding) -> bool:
-        flow = by_id.get(finding.flow)
-        if isinstance(flow, dns.DNSFlow) and flow.request is not None:
-            # A resolver must see the names it resolves: a lookup of an entitled host is no leak,
-            # a canary smuggled into another domain's labels is.
-            return any(allowed(q.name) for q in flow.request.questions)
-        return allowed(finding.host or "")
-
-    found = tuple(f for f in result.findings if not entitled(f))
+    found = tuple(f for f in result.findings if not entitled(f, by_id.get(f.flow), allowed))
     return LeakCheck(found, tuple(map(str, result.errors)) + tuple(result.truncated))
 
 

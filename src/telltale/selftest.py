@@ -73,7 +73,7 @@ def _at(host: str | None, agent_hosts: set[str]) -> bool:
 def _proof(result: dict, results_dir: Path, agent_hosts: set[str]) -> str | None:
     for f in findings_of(result, results_dir):
         if _at(f.get("host"), agent_hosts) and any(step in f.get("location", "") for step in DECODING_STEPS):
-            return f"{f['canary']} at {f['host']}: {f['location']}"
+            return f.get("late") or f"{f['canary']} at {f['host']}: {f['location']}"
     for f in destination_findings_of(result, results_dir):
         if _at(f.get("host"), agent_hosts) and f.get("verdict") == "violation":
             return f"{f['rule']}: {f['host']} ({f['ip']}, {f['country']}): {f['matched']}"

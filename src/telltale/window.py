@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from mitmproxy import http
 from mitmproxy.flow import Flow
@@ -20,6 +21,10 @@ from telltale.browser import Visit
 from telltale.capture import store
 from telltale.capture.proxy import CaptureProxy, WindowSpan
 from telltale.errors import CaptureBroken, CaptureFileError
+
+if TYPE_CHECKING:
+    from telltale.judge import Entitled
+    from telltale.sweep import Ledger
 
 
 @lru_cache(maxsize=1)
@@ -72,9 +77,12 @@ class Window:
 
     proxy: CaptureProxy
     id: str
+    scenario: str = ""  # the requirement's scenario name, for messages about this window
     settle: float = 0.0  # seconds to keep capturing after the last action (late telemetry)
     redact: bool = True  # credentials out of the evidence this window attaches
     visits: list[Visit] = field(default_factory=list)
+    acted_at: float | None = None  # when its last action was taken (epoch): late traffic counts from here
+    ledger: Ledger | None = None  # the device's run-wide sweep (sweep.py), if the run keeps one
     _traffic: WindowTraffic | None = None
 
     def __repr__(self) -> str:
@@ -86,7 +94,21 @@ class Window:
 
     def expect(self, visit: Visit) -> Visit:
         self.visits.append(visit)
+        self.acted_at = time.time()
         return visit
+
+    def sweep_for(self, values: dict[str, str], allowed: Entitled, identifiers: bool = False) -> None:
+        """Ask the run-wide sweep to look for these values (and the device's identifiers) all run:
+        a copy that leaves after this window closes is pinned on this scenario."""
+        if self.ledger is None:
+            return
+        from telltale.sweep import Expectation
+
+        span = self._traffic.span if self._traffic is not None else None
+        opened = span.opened if span else None
+        self.ledger.add(Expectation(self.id, self.scenario or self.id, dict(values), allowed, identifiers,
+                                    self.acted_at or opened or time.time(), opened,
+                                    span.closed if span else None))
 
     def traffic(self, *, judge_tls_refusals: bool = False) -> WindowTraffic:
         """Close the window (once) and return its flows; CaptureBroken if they cannot be trusted.

@@ -5,10 +5,18 @@ the telemetry host there, and the service and resolver ports are the test's own.
 """
 
 import base64
+import hashlib
 import json
+import queue
+import re
+import signal
 import socket
 import ssl
+import struct
+import subprocess
+import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -251,7 +259,7 @@ def test_environment_fills_in_what_the_config_leaves_out():
 
 def test_launch_writes_the_telemetry_settings_and_the_firmware_environment(tmp_path):
     device = Device(name="leaky", platform="chromium", identifiers={"imei": IMEI},
-                    telemetry_agent=TelemetryAgent(transport="udp"),
+                    telemetry_agent=TelemetryAgent(transport="udp", batch=30, heartbeat=60),
                     proxy=ProxySettings(hosts={"tracking.intl.miui.com": "47.241.10.20"}))
     cmd = agent_command(device, tmp_path)
     assert cmd[1:4] == ["-m", "telltale.reference.agent", "--config"]
@@ -262,3 +270,201 @@ def test_launch_writes_the_telemetry_settings_and_the_firmware_environment(tmp_p
     assert "TELLTALE_PROXY" not in env and json.loads(env["TELLTALE_IDENTIFIERS"]) == {"imei": IMEI}
     cfg = AgentConfig.load(settings, env)
     assert cfg.transport == "udp" and cfg.device == "leaky" and cfg.proxy is None
+    assert (cfg.batch, cfg.heartbeat) == (30, 60)
+    default = AgentConfig.load(json.loads(open(agent_command(Device(
+        name="plain", platform="chromium", telemetry_agent=TelemetryAgent()), tmp_path)[4]).read()), env)
+    assert (default.batch, default.heartbeat) == (None, None)
+    with pytest.raises(ValueError, match="batch"):
+        AgentConfig(batch=0)
+
+
+# Late and idle telemetry: batches flushed on a timer, when the browser goes away, on SIGTERM; heartbeats.
+
+class _Inbox(BaseHTTPRequestHandler):
+    """Each POST as (path, decoded payload, arrival time) into `posts`, which a test waits on."""
+
+    posts: queue.Queue
+
+    def do_POST(self):  # noqa: N802 - the http.server name
+        body = self.rfile.read(int(self.headers["content-length"]))
+        self.posts.put((self.path, json.loads(base64.b64decode(body)), time.time()))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def inbox():
+    """(base URL, queue of POSTs) of an HTTP server on 127.0.0.1."""
+    posts: queue.Queue = queue.Queue()
+    with ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Inbox,), {"posts": posts})) as server:
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}", posts
+        server.shutdown()
+
+
+def _inbox_cfg(base: str, **kw) -> AgentConfig:
+    return AgentConfig(pages_url=f"{base}/pages", usage_url=f"{base}/usage", identifiers={"imei": IMEI}, **kw)
+
+
+def _by_path(posts: queue.Queue, n: int) -> dict:
+    got = [posts.get(timeout=2) for _ in range(n)]
+    assert posts.empty()
+    return {path: (payload, arrived) for path, payload, arrived in got}
+
+
+OTHER = "https://tt-0123456789.example.net/read/9876543210"
+
+
+def test_batch_holds_page_and_usage_events_until_the_batch_time_then_sends_each_kind_once(inbox):
+    base, posts = inbox
+    agent = Agent(_inbox_cfg(base, batch=0.2, interval=0.01))  # the interval no longer sends on its own
+    before = time.time()
+    agent.page(URL, incognito=False)
+    agent.usage_event("tab_opened", tab="abc")
+    agent.page(OTHER, incognito=True)
+    held = time.time()
+    assert posts.empty()  # without batch, page() has posted by the time it returns
+    agent.start_timers()
+    try:
+        sent = _by_path(posts, 2)
+    finally:
+        agent.stopping.set()
+    (pages, pages_at), (usage, usage_at) = sent["/pages"], sent["/usage"]
+    assert min(pages_at, usage_at) >= held + 0.2 - 0.01
+    assert pages["event"] == "page_views" and pages["device"] == {"imei": IMEI}
+    first, second = pages["events"]
+    assert (first["url"], first["search"], first["incognito"]) == (URL, "zebra telltale 5a5a5a5a5a5a", False)
+    assert (second["url"], second["incognito"]) == (OTHER, True) and "search" not in second
+    assert first["event"] == "page_view" and first["device"] == {"imei": IMEI} and first["seq"] == 1
+    assert all(before - 0.001 <= e["t"] <= held + 0.001 for e in [first, second, *usage["events"]])
+    assert usage["event"] == "app_usage" and [e["type"] for e in usage["events"]] == ["tab_opened"]
+
+
+def test_a_browser_going_away_flushes_what_is_held_at_once(inbox):
+    base, posts = inbox
+    agent = Agent(_inbox_cfg(base, batch=600))
+    agent.page(URL, incognito=False)
+    agent.usage_event("page_switched", tab="abc", url=URL)
+    assert posts.empty()
+    agent.browser_closed(agent_mod.Path("profile/DevToolsActivePort"))
+    sent = _by_path(posts, 2)
+    assert [e["url"] for e in sent["/pages"][0]["events"]] == [URL]
+    assert [e["url"] for e in sent["/usage"][0]["events"]] == [URL]
+    agent.flush()  # nothing is held any more: nothing is sent
+    assert posts.empty()
+
+
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _devtools(tmp_path, messages: list[dict]) -> agent_mod.Path:
+    """A browser's DevTools socket on 127.0.0.1 that sends `messages` and goes away; its port file."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def serve():
+        with listener, listener.accept()[0] as conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(4096)
+            key = re.search(rb"(?i)sec-websocket-key: *(\S+)", head).group(1)
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+                         + b"\r\n\r\n")
+            for msg in messages:
+                data = json.dumps(msg).encode()
+                size = bytes([len(data)]) if len(data) < 126 else b"\x7e" + struct.pack("!H", len(data))
+                conn.sendall(b"\x81" + size + data)
+            conn.shutdown(socket.SHUT_WR)  # the browser is gone (a FIN, not a reset: the frames arrive)
+            while conn.recv(4096):
+                pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    (tmp_path / "profile").mkdir()
+    port_file = tmp_path / "profile" / "DevToolsActivePort"
+    port_file.write_text(f"{listener.getsockname()[1]}\n/devtools/browser/test\n")
+    return port_file
+
+
+def test_the_watcher_flushes_when_the_browsers_devtools_socket_closes(inbox, tmp_path):
+    base, posts = inbox
+    info = {"type": "page", "targetId": "0123456789ABCDEF", "url": URL, "title": "zebra",
+            "browserContextId": "C1"}
+    port_file = _devtools(tmp_path, [{"id": 999_999, "result": {"defaultBrowserContextId": "C1"}},
+                                     {"method": "Target.targetCreated", "params": {"targetInfo": info}}])
+    Agent(_inbox_cfg(base, batch=600)).watch_browser(port_file)  # returns once the socket has closed
+    sent = _by_path(posts, 2)
+    [page] = sent["/pages"][0]["events"]
+    assert (page["url"], page["incognito"]) == (URL, False)
+    assert [e["type"] for e in sent["/usage"][0]["events"]] == ["tab_opened", "page_switched"]
+
+
+def test_held_events_go_out_one_message_each_over_udp(monkeypatch):
+    with _udp_socket() as server:
+        monkeypatch.setattr(agent_mod, "SERVICE_PORT", server.getsockname()[1])
+        agent = Agent(_cfg(transport="udp", batch=600))
+        agent.page(URL, incognito=False)
+        agent.page(OTHER, incognito=False)
+        server.settimeout(0.01)
+        with pytest.raises(TimeoutError):
+            server.recv(65536)
+        server.settimeout(2)
+        agent.flush()
+        sent = [json.loads(base64.b64decode(server.recv(65536))) for _ in range(2)]
+    assert [(p["event"], p["url"], p["seq"]) for p in sent] == [("page_view", URL, 1),
+                                                                 ("page_view", OTHER, 2)]
+    assert all("t" in p for p in sent)
+
+
+def test_shutdown_sends_what_is_held_and_gives_up_after_its_grace(inbox):
+    base, posts = inbox
+    agent = Agent(_inbox_cfg(base, batch=600))
+    agent.page(URL, incognito=False)
+    agent.shutdown()
+    assert agent.stopping.is_set()
+    path, payload, _ = posts.get(timeout=2)
+    assert path == "/pages" and [e["url"] for e in payload["events"]] == [URL]
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts (the backlog), never answers
+        stuck = Agent(_inbox_cfg(f"http://127.0.0.1:{silent.getsockname()[1]}", batch=600))
+        stuck.page(URL, incognito=False)
+        start = time.monotonic()
+        stuck.shutdown(grace=0.2)
+        assert time.monotonic() - start < 1
+
+
+def test_sigterm_ends_a_batching_agent_cleanly(inbox, tmp_path):
+    base, posts = inbox
+    (tmp_path / "agent.json").write_text(json.dumps({
+        "watch": str(tmp_path), "pages_url": f"{base}/pages", "usage_url": f"{base}/usage",
+        "identifiers": {"imei": IMEI}, "batch": 600, "heartbeat": 0.05}))
+    proc = subprocess.Popen([sys.executable, "-m", "telltale.reference.agent", "--config",
+                             str(tmp_path / "agent.json")], stderr=subprocess.PIPE)
+    try:
+        posts.get(timeout=5)  # a heartbeat: it runs, its SIGTERM handler is in place
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=3) == 0
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+def test_heartbeat_sends_the_identifiers_with_no_browser(monkeypatch):
+    with _udp_socket() as server:
+        monkeypatch.setattr(agent_mod, "SERVICE_PORT", server.getsockname()[1])
+        agent = Agent(_cfg(transport="udp", id_hash="sha256", heartbeat=0.2, usage_url=f"https://{HOST}/sa"))
+        start = time.time()
+        agent.start_timers()
+        try:
+            payload = json.loads(base64.b64decode(server.recv(65536)))
+        finally:
+            agent.stopping.set()
+    assert payload["event"] == "heartbeat" and payload["device"] == {"imei": hashed(IMEI, "sha256")}
+    assert payload["t"] >= start + 0.2 - 0.01
+
+
+def test_heartbeat_over_dns_carries_the_identifiers_in_query_names(resolver):
+    Agent(_cfg(transport="dns", usage_url=f"https://{HOST}/sa")).heartbeat()
+    assert [q.questions[0].name for q in resolver] == [f"{IMEI.encode().hex()}.1.{HOST}"]

@@ -77,6 +77,14 @@ class AndroidBrowser:
     def screenshot(self) -> bytes | None:
         return screenshot(self.driver)
 
+    def nudges(self) -> list[tuple[str, Callable[[], object]]]:
+        """What a user does that makes a phone's apps flush their telemetry (before the drain)."""
+        if self.driver is None:
+            return []
+        d = self.driver
+        return [("the app goes to the background", lambda: d.background_app(-1)),
+                ("the screen turns off", d.lock)]
+
     def quit(self) -> None:
         quit_session(self.driver)
         self.driver, self.app, self.incognito = None, None, None

@@ -194,7 +194,9 @@ class Control:
                                  "time": time.time()})
         elif path == "/window/close":
             window = self.state.window
-            self.state.window = None
+            # The capture goes on between windows: what the device sends then is tagged with the
+            # gap it fell in, for the run-wide sweep.
+            self.state.window = f"gap-after:{window}" if window and not window.startswith("gap-") else None
             deadline = time.monotonic() + ctx.options.telltale_settle_ms / 1000
             while window in self.state.pending.values() and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)

@@ -42,9 +42,7 @@ class Witness:
                         self.names.setdefault(str(a.ipv4_address), a.name.lower().rstrip("."))
 
     def account(self, span: WindowSpan, flows: list) -> tuple[list, list[str], dict]:
-        """(synthetic flows for what the proxy never examined, problems, summary)."""
-        from telltale.capture import packets, reconcile
-
+        """(synthetic flows for what the proxy never examined, problems, summary) of one window."""
         problems = []
         dropped = self.recorder.dropped()
         if dropped is None:
@@ -52,11 +50,24 @@ class Witness:
         elif dropped:
             problems.append(f"the packet record lost {dropped} packet(s) (dropped by kernel)")
         time.sleep(0.05)  # tcpdump -U writes each packet at once; let the last ones land
-        rec = packets.read(self.pcap, self.device_ip, since=span.opened, until=span.closed)
+        out, more, summary = self._escaped(flows, span.tls_failures, set(span.tls_clients), span.window,
+                                           span.opened, span.closed)
+        return out, problems + more, summary
+
+    def whole_run(self, flows: list) -> tuple[list, list[str]]:
+        """What the packet record alone saw all run (for the run-wide sweep)."""
+        tls_clients = {c for f in flows if (c := _client(f))}  # any connection the capture read
+        out, problems, _ = self._escaped(flows, (), tls_clients, None, None, None)
+        return out, problems
+
+    def _escaped(self, flows: list, tls_failures, tls_clients: set[str], window: str | None,
+                 since: float | None, until: float | None) -> tuple[list, list[str], dict]:
+        from telltale.capture import packets, reconcile
+
+        rec = packets.read(self.pcap, self.device_ip, since=since, until=until)
         if rec.damaged:
-            problems.append(f"packet record: {rec.damaged}")
-            return [], problems, {}
-        r = reconcile.reconcile(rec, flows, span.tls_failures, self.control)
+            return [], [f"packet record: {rec.damaged}"], {}
+        r = reconcile.reconcile(rec, flows, tls_failures, self.control)
         summary = r.summary()
         # A TCP connection that carried nothing from the device (a keep-alive connection of an
         # earlier window closing, a connect with no data) has nothing to examine.
@@ -65,18 +76,23 @@ class Witness:
         escaped = [c for c in r.not_examined if c.proto != "tcp" or c.bytes_sent]
         summary["empty-tcp"] = len(r.not_examined) - len(escaped)
         tls_only = [c for c in escaped
-                    if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in span.tls_clients]
+                    if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in tls_clients]
         escaped = [c for c in escaped if c not in tls_only]
         summary["tls-no-request"] = len(tls_only)
         self.learn_names(flows)
         out = []
         for c in escaped:
-            f = reconcile.unexamined_flow(c, span.window)
+            f = reconcile.unexamined_flow(c, window)
             if not c.sni and c.peer_ip in self.names:
                 f.metadata[store.SERVER_NAME_KEY] = self.names[c.peer_ip]
             out.append(f)
         summary["not-examined"] = len(escaped)
-        return out, problems, summary
+        return out, [], summary
+
+
+def _client(f) -> str | None:
+    peer = getattr(f.client_conn, "peername", None)
+    return f"{peer[0]}:{peer[1]}" if peer and getattr(f.client_conn, "tls_established", False) else None
 
 
 class Station:

@@ -7,7 +7,14 @@ target, discovers every page, incognito ones too, and sends:
 
 - each visited URL and each search query at once, to the "pages" host;
 - a device identifier with app-usage events (tabs opened, pages switched), on a
-  timer, to the "usage" host.
+  timer, to the "usage" host;
+- with ``heartbeat`` set, the device's identifiers every so many seconds, a
+  browser open or not, to the "usage" host.
+
+With ``batch`` set it sends late, as analytics SDKs do: page and usage events
+are held (each with the time it happened, ``t``) and sent together every
+``batch`` seconds, when a browser it watches goes away (an app backgrounded) and
+on SIGTERM before it exits.
 
 Payloads are JSON, then encoded as configured (``base64``, ``gzip+base64``,
 ``json``); identifiers plain or hashed (``sha256``, ``md5``). The transport is
@@ -37,6 +44,7 @@ import json
 import logging
 import os
 import random
+import signal
 import socket
 import ssl
 import struct
@@ -44,7 +52,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -59,6 +67,7 @@ DNS_PORT = 53               # the resolver's port (likewise)
 RESOLV_CONF = "/etc/resolv.conf"
 DNS_WAIT = 1.0              # seconds to wait for an answer nobody reads
 DATAGRAM_MAX = 1200         # bytes per datagram: what fits a QUIC-sized packet
+EXIT_FLUSH = 2.0            # seconds a SIGTERM leaves for sending what is held
 HEX_LABEL = 60              # hex digits per DNS label (the limit is 63)
 NAME_MAX = 253              # characters in a DNS name
 ENV = {"device": "TELLTALE_DEVICE", "watch": "TELLTALE_DEVTOOLS_WATCH", "ca_cert": "TELLTALE_CA_CERT",
@@ -76,13 +85,19 @@ class AgentConfig:
     usage_url: str = "https://sa.api.intl.miui.com/sa?project=browser"
     encoding: str = "base64"        # base64 | gzip+base64 | json
     id_hash: str = "none"           # none | sha256 | md5
-    interval: float = 1.0           # seconds between app-usage batches
+    interval: float = 1.0           # seconds between app-usage batches (batch None only)
     transport: str = "proxy"        # proxy | direct | udp | dns
     addresses: dict[str, str] = field(default_factory=dict)  # host (or *.suffix) -> server IP
+    batch: float | None = None      # seconds between sends of held page and usage events; None: at once
+    heartbeat: float | None = None  # seconds between idle heartbeats with the identifiers; None: none
 
     def __post_init__(self) -> None:
         if self.transport not in TRANSPORTS:
             raise ValueError(f"unknown transport {self.transport!r} (one of {', '.join(TRANSPORTS)})")
+        for name in ("interval", "batch", "heartbeat"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
 
     @classmethod
     def load(cls, values: Mapping, environ: Mapping[str, str]) -> AgentConfig:
@@ -195,7 +210,10 @@ class Agent:
         self.send = {"proxy": self.send_proxy, "direct": self.send_direct,
                      "udp": self.send_udp, "dns": self.send_dns}[cfg.transport]
         self.usage: list[dict] = []
+        self.held_pages: list[dict] = []   # page events waiting for the next flush (batch set)
         self.lock = threading.Lock()
+        self.flushing = threading.Lock()   # one flush at a time: held events go out in order
+        self.stopping = threading.Event()
         self.seen_browsers: set[str] = set()
         self.seq = itertools.count(1)
 
@@ -262,7 +280,12 @@ class Agent:
         query = search_query(url)
         if query is not None:
             payload["search"] = query
-        self.post(self.cfg.pages_url, payload)
+        if self.cfg.batch is None:
+            self.post(self.cfg.pages_url, payload)
+            return
+        payload["t"] = round(time.time(), 3)
+        with self.lock:
+            self.held_pages.append(payload)
 
     def flush_usage(self) -> None:
         with self.lock:
@@ -271,16 +294,61 @@ class Agent:
             self.post(self.cfg.usage_url, {"event": "app_usage", "device": self.device(),
                                            "events": events})
 
+    def flush(self, why: str = "timer") -> None:
+        """Send every held event: one POST per kind; over udp and dns each page event as its own message."""
+        with self.flushing:
+            with self.lock:
+                pages, self.held_pages = self.held_pages, []
+                held_usage = len(self.usage)
+            if pages or held_usage:
+                log.info("flush (%s): %d page events, %d usage events", why, len(pages), held_usage)
+            if pages and self.cfg.transport in ("udp", "dns"):
+                for payload in pages:
+                    self.post(self.cfg.pages_url, payload)
+            elif pages:
+                self.post(self.cfg.pages_url, {"event": "page_views", "device": self.device(),
+                                               "events": pages})
+            self.flush_usage()
+
+    def heartbeat(self) -> None:
+        """The idle ping: the device's identifiers, a browser open or not."""
+        self.post(self.cfg.usage_url, {"event": "heartbeat", "device": self.device(),
+                                       "t": round(time.time(), 3)})
+
+    def browser_closed(self, port_file: Path) -> None:
+        """A watched browser went away (its DevTools socket closed): an SDK flushes on backgrounding."""
+        log.info("browser at %s went away", port_file.parent)
+        if self.cfg.batch is not None:
+            self.flush("browser closed")
+
+    def shutdown(self, grace: float = EXIT_FLUSH) -> None:
+        """Stop the timers and send what is held, waiting at most `grace` seconds (SIGTERM's flush)."""
+        self.stopping.set()
+        if self.cfg.batch is None:
+            return
+        flusher = threading.Thread(target=self.flush, args=("exit",), daemon=True)
+        flusher.start()
+        flusher.join(grace)
+        if flusher.is_alive():
+            log.warning("exit: held events not all sent after %s s", grace)
+
     def watch_browser(self, port_file: Path) -> None:
         port, path = port_file.read_text().split()[:2]
         ws = websocket.create_connection(f"ws://127.0.0.1:{port}{path}", timeout=10,
                                          suppress_origin=True)
         ws.settimeout(None)
-        ids = itertools.count(1)
-        ws.send(json.dumps({"id": next(ids), "method": "Target.setDiscoverTargets",
-                            "params": {"discover": True}}))
+        try:
+            ws.send(json.dumps({"id": 1, "method": "Target.setDiscoverTargets",
+                                "params": {"discover": True}}))
+            ws.send(json.dumps({"id": 999_999, "method": "Target.getBrowserContexts"}))
+            self._follow(ws)
+        finally:  # closed, or its messages made no sense: either way it is gone for us
+            self.browser_closed(port_file)
+            ws.close()
+
+    def _follow(self, ws: websocket.WebSocket) -> None:
+        """The browser's DevTools messages until its socket closes."""
         default_ctx: str | None = None
-        ws.send(json.dumps({"id": 999_999, "method": "Target.getBrowserContexts"}))
         urls: dict[str, str] = {}
         while True:
             try:
@@ -301,12 +369,29 @@ class Agent:
                 urls[tid] = url
                 incognito = bool(default_ctx) and info.get("browserContextId") != default_ctx
                 self.usage_event("page_switched", tab=tid[:8], title=info.get("title", ""), url=url)
-                threading.Thread(target=self.page, args=(url, incognito), daemon=True).start()
+                if self.cfg.batch is None:  # a send: not in the way of the next message
+                    threading.Thread(target=self.page, args=(url, incognito), daemon=True).start()
+                else:  # held at once, so a flush on closing finds it
+                    self.page(url, incognito)
+
+    def start_timers(self) -> None:
+        """Usage every `interval`, or everything held every `batch`; and the heartbeat, if set."""
+        jobs = [(self.cfg.interval, self.flush_usage)] if self.cfg.batch is None else \
+            [(self.cfg.batch, self.flush)]
+        if self.cfg.heartbeat is not None:
+            jobs.append((self.cfg.heartbeat, self.heartbeat))
+        for period, action in jobs:
+            threading.Thread(target=self._every, args=(period, action), daemon=True).start()
+
+    def _every(self, period: float, action: Callable[[], None]) -> None:
+        while not self.stopping.wait(period):
+            action()
 
     def run(self) -> None:
-        threading.Thread(target=self._timer, daemon=True).start()
+        """Watch for browsers until `stopping` is set."""
+        self.start_timers()
         watch = Path(self.cfg.watch)
-        while True:
+        while not self.stopping.is_set():
             for port_file in watch.glob("*/DevToolsActivePort"):
                 key = str(port_file.parent)
                 if key in self.seen_browsers:
@@ -317,18 +402,13 @@ class Agent:
                     continue  # being written
                 self.seen_browsers.add(key)
                 threading.Thread(target=self._watch_safely, args=(port_file,), daemon=True).start()
-            time.sleep(0.05)
+            self.stopping.wait(0.05)
 
     def _watch_safely(self, port_file: Path) -> None:
         try:
             self.watch_browser(port_file)
         except Exception as e:  # noqa: BLE001 - one browser's end must not stop the agent
             log.warning("browser at %s: %s", port_file, e)
-
-    def _timer(self) -> None:
-        while True:
-            time.sleep(self.cfg.interval)
-            self.flush_usage()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,7 +425,10 @@ def main(argv: list[str] | None = None) -> int:
         log.error("cannot start with %s: %s", args.config, e)
         return 2
     log.info("device %s: %s transport, watching %s", cfg.device or "?", cfg.transport, cfg.watch)
+    if cfg.batch is not None:  # without batch nothing is held: SIGTERM ends it as before
+        signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
     agent.run()
+    agent.shutdown()
     return 0
 
 

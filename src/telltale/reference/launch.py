@@ -27,7 +27,7 @@ def agent_settings(device: Device) -> dict:
     return {
         "pages_url": str(agent.pages_url), "usage_url": str(agent.usage_url),
         "encoding": agent.encoding, "id_hash": agent.id_hash, "interval": agent.interval,
-        "transport": agent.transport,
+        "transport": agent.transport, "batch": agent.batch, "heartbeat": agent.heartbeat,
         "addresses": {host: str(ip) for host, ip in device.proxy.hosts.items()},
     }
 

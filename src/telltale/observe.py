@@ -1,0 +1,115 @@
+"""Whole-run observation of a device: the nudge, the drain, and the sweep that ends the run.
+
+After a device's last scenario the lab does what makes real telemetry leave (the browser
+is closed and reopened, as a user backgrounds and restarts an app), then keeps capturing
+for the device's drain, counting down so a long drain does not look hung. Then every
+canary of every scenario is looked for in everything the device sent all run (the
+window flows, the gaps, the drain, and what only the packet record saw), and the late
+leaks are written into the scenarios' results (verdicts.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mitmproxy.flow import Flow
+
+from telltale import evidence, sweep, verdicts
+from telltale.capture import store
+from telltale.capture.proxy import CaptureProxy, WindowSpan
+
+
+def countdown(seconds: float, what: str, say: Callable[[str], None] | None = None,
+              every: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait `seconds`, saying how long is left every `every` seconds (and at the start)."""
+    say = say or (lambda m: print(f"telltale: {m}", file=sys.__stderr__, flush=True))
+    end = time.monotonic() + seconds
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        say(f"{what}: {left:.0f} s left")
+        sleep(min(every, left))
+
+
+@dataclass
+class Observation:
+    """One device's record of the run: its nudges, its drain, what the sweep found."""
+
+    device: str
+    drain: float
+    nudges: list[dict] = field(default_factory=list)
+    drain_span: WindowSpan | None = None
+    late: tuple[sweep.LateLeak, ...] = ()
+    observed: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def nudge(self, what: str, action: Callable[[], object]) -> None:
+        t = time.time()
+        try:
+            action()
+            self.nudges.append({"nudge": what, "time": t})
+        except Exception as e:  # noqa: BLE001 - a failed nudge is recorded, the drain still runs
+            self.nudges.append({"nudge": what, "time": t, "error": str(e)})
+
+    def to_dict(self) -> dict:
+        return {"device": self.device, "drain_seconds": self.drain, "nudges": self.nudges,
+                "drain": None if self.drain_span is None else {
+                    "window": self.drain_span.window, "opened": self.drain_span.opened,
+                    "closed": self.drain_span.closed},
+                "late_leaks": [leak.to_dict() for leak in self.late], "observed_after_action": self.observed,
+                "problems": self.problems}
+
+
+def drain(proxy: CaptureProxy, obs: Observation, say: Callable[[str], None] | None = None) -> None:
+    """Capture for the drain in a window of its own (its flows are tagged `drain-<device>`)."""
+    proxy.open_window(f"drain-{obs.device}")
+    countdown(obs.drain, f"drain of {obs.device} (watching for late telemetry)", say)
+    obs.drain_span = proxy.close_window()
+
+
+def run_flows(captures: Sequence[Path], witness=None, windows: Sequence[tuple[str, float, float]] = ()
+              ) -> tuple[list[Flow], list[str]]:
+    """Every flow of the device's run, and what the packet record alone saw (tagged by time);
+    with the records that could not be read, named."""
+    flows: list[Flow] = []
+    problems: list[str] = []
+    for cap in captures:
+        if not cap.exists():
+            continue
+        for rec in store.read_records(cap):
+            if rec.error is not None:
+                problems.append(str(rec.error))
+            elif rec.flow is not None:
+                flows.append(rec.flow)
+    if witness is not None:
+        escaped, witness_problems = witness.whole_run(flows)
+        problems += witness_problems
+        for f in escaped:
+            t = sweep.flow_time(f)
+            f.metadata[store.WINDOW_KEY] = next((w for w, a, b in windows if t is not None and a <= t <= b),
+                                                None)
+        flows += escaped
+    return flows, problems
+
+
+def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identifiers: dict[str, str],
+           results_dir: Path | None, out: Path, redact: bool = True) -> list[str]:
+    """Sweep, record, and rewrite the results; returns the scenarios that now fail."""
+    obs.late = sweep.sweep(flows, ledger.expectations, identifiers)
+    until = obs.drain_span.closed if obs.drain_span and obs.drain_span.closed else time.time()
+    obs.observed = sweep.observed(ledger.expectations, until)
+    out.write_text(json.dumps(obs.to_dict(), indent=1), encoding="utf-8")
+    if results_dir is None or not results_dir.is_dir():
+        return []
+    by_window: dict[str, list[dict]] = {}
+    for leak in obs.late:
+        by_window.setdefault(leak.window, []).append({"flow": leak.flow, "canary": leak.canary,
+                                                      "location": leak.location, "excerpt": leak.excerpt})
+    texts = {w: evidence.offending_requests(flows, rows, redact) for w, rows in by_window.items()}
+    return verdicts.apply(results_dir, obs.late, obs.observed, obs.drain, texts)

@@ -1,0 +1,84 @@
+"""Final verdicts: the run-wide sweep's late leaks written into the scenarios' Allure results.
+
+A scenario's result is written when it ends; the sweep runs after the device's last
+scenario and its drain. What it finds changes that result in place (status, message,
+evidence, how long the device was watched), before the report, the matrix, the manifest
+or `telltale diff` read it: no artefact keeps the provisional verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from telltale.sweep import LateLeak
+
+WINDOW_LABEL = "window"
+
+
+def _label(result: dict, name: str) -> str | None:
+    return next((lab["value"] for lab in result.get("labels", []) if lab["name"] == name), None)
+
+
+def results_by_window(results_dir: Path) -> dict[str, tuple[Path, dict]]:
+    out = {}
+    for p in results_dir.glob("*-result.json"):
+        try:
+            r = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        w = _label(r, WINDOW_LABEL)
+        if w:
+            out[w] = (p, r)
+    return out
+
+
+def _attach(results_dir: Path, result: dict, name: str, text: str, mime: str, ext: str) -> None:
+    source = f"{uuid.uuid4()}-attachment.{ext}"
+    (results_dir / source).write_text(text, encoding="utf-8")
+    result.setdefault("attachments", []).append({"name": name, "source": source, "type": mime})
+
+
+def _set_parameter(result: dict, name: str, value: str) -> None:
+    params = [p for p in result.get("parameters", []) if p.get("name") != name]
+    result["parameters"] = params + [{"name": name, "value": value}]
+
+
+def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, float], drain: float,
+          evidence: Mapping[str, str] | None = None) -> list[str]:
+    """Rewrite the results of the swept scenarios; returns the names of those that now fail.
+
+    Every result gets how long the device was watched after its action; a result with late
+    leaks becomes failed (a finding is proof, whatever the window said), with the leaks first
+    in its message, a findings.json of them and, where given, the decoded requests."""
+    by_window = results_by_window(results_dir)
+    leaks: dict[str, list[LateLeak]] = {}
+    for leak in late:
+        leaks.setdefault(leak.window, []).append(leak)
+    failed = []
+    for window, (path, r) in by_window.items():
+        if window in observed:
+            _set_parameter(r, "observed after the action",
+                           f"{observed[window]:.0f} s (its window, the rest of the run and a drain "
+                           f"of {drain:g} s)")
+        mine = leaks.get(window)
+        if mine and r.get("status") != "skipped":
+            lines = [leak.message() for leak in mine]
+            old = (r.get("statusDetails") or {}).get("message", "")
+            prior = r.get("status")
+            r["status"] = "failed"
+            details = r.setdefault("statusDetails", {})
+            before = f"\n\nbefore the sweep ({prior}): {old}" if old else ""
+            details["message"] = "\n".join(lines) + before
+            rows = [{**leak.to_dict(), "late": leak.message()} for leak in mine]
+            _attach(results_dir, r, "findings.json", json.dumps(rows, indent=1), "application/json", "json")
+            if evidence and evidence.get(window):
+                _attach(results_dir, r, "late leaks (decoded requests)", evidence[window], "text/plain",
+                        "txt")
+            failed.append(r.get("name", window))
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(r), encoding="utf-8")
+        tmp.replace(path)
+    return failed
