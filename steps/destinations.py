@@ -118,6 +118,19 @@ def all_encrypted(capture_window: Window, destination_policy: policy.Policy) -> 
     _verdict(result, "traffic was sent in clear text")
 
 
+@then("no destination received more than its data budget")
+def within_budget(capture_window: Window, destination_policy: policy.Policy) -> None:
+    """Bytes sent per destination during the soak, per hour, stay within policy.yaml's budget."""
+    if destination_policy.budget_per_host is None and not destination_policy.budgets:
+        raise CaptureBroken("no verdict on data budget: policy.yaml sets no budget")
+    t = _traffic(capture_window)
+    watched = capture_window.idle or ((t.span.closed or 0) - (t.span.opened or 0))
+    if watched <= 0:
+        raise CaptureBroken("no verdict on data budget: the window's length is unknown")
+    result = rules.check_budget(transport.contacts(t.flows), destination_policy, watched)
+    _verdict(result, "destinations received more than their data budget")
+
+
 @then("no traffic was left unexamined")
 def nothing_unexamined(capture_window: Window, destination_policy: policy.Policy) -> None:
     """Every byte went through the proxy readable: no refused TLS (pinning), raw TCP or UDP (QUIC)."""

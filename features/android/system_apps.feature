@@ -25,3 +25,9 @@ Feature: The phone's own apps keep what the user does on the phone
     When I visit a fresh canary page
     Then the capture saw the device's own requests
     And no other host received the visited URL
+
+  @requirement:AND-APP-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3)
+  Scenario: No installed-app list leaves the device
+    Given the launcher is on its home screen
+    When the device idles for the soak
+    Then no request carries the list of installed apps

@@ -88,7 +88,11 @@ def run_flows(captures: Sequence[Path], witness=None, windows: Sequence[tuple[st
             elif rec.flow is not None:
                 flows.append(rec.flow)
     if witness is not None:
-        escaped, witness_problems = witness.whole_run(flows)
+        from telltale.destinations.transport import events_file, read_events
+
+        # one events file per device, beside its capture files
+        events = list(read_events(events_file(captures[0]))) if captures else []
+        escaped, witness_problems = witness.whole_run(flows, events)
         problems += witness_problems
         for f in escaped:
             t = sweep.flow_time(f)
@@ -99,17 +103,23 @@ def run_flows(captures: Sequence[Path], witness=None, windows: Sequence[tuple[st
 
 
 def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identifiers: dict[str, str],
-           results_dir: Path | None, out: Path, redact: bool = True) -> list[str]:
-    """Sweep, record, and rewrite the results; returns the scenarios that now fail."""
+           results_dir: Path | None, out: Path, redact: bool = True) -> Callable[[], list[str]]:
+    """Sweep and record now; returns what writes the final verdicts into the results (call it
+    once every result of the device is written), which gives the scenarios that now fail."""
     obs.late = sweep.sweep(flows, ledger.expectations, identifiers)
     until = obs.drain_span.closed if obs.drain_span and obs.drain_span.closed else time.time()
     obs.observed = sweep.observed(ledger.expectations, until)
     out.write_text(json.dumps(obs.to_dict(), indent=1), encoding="utf-8")
-    if results_dir is None or not results_dir.is_dir():
-        return []
+    if results_dir is None:
+        return list
     by_window: dict[str, list[dict]] = {}
     for leak in obs.late:
         by_window.setdefault(leak.window, []).append({"flow": leak.flow, "canary": leak.canary,
                                                       "location": leak.location, "excerpt": leak.excerpt})
-    texts = {w: evidence.offending_requests(flows, rows, redact) for w, rows in by_window.items()}
-    return verdicts.apply(results_dir, obs.late, obs.observed, obs.drain, texts)
+    texts = {w: evidence.offending_requests(flows, rows[:50], redact) for w, rows in by_window.items()}
+    unseen: dict[str, list[str]] = {}
+    for f in flows:  # TCP only the packet record saw, over the whole run (a window could not tell)
+        label = str(f.metadata.get(store.UNEXAMINED_KEY) or "")
+        if label.startswith("tcp") and store.window_of(f):
+            unseen.setdefault(store.window_of(f), []).append(label)
+    return lambda: verdicts.apply(results_dir, obs.late, obs.observed, obs.drain, texts, unseen)

@@ -42,7 +42,9 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     cmd = [sys.executable, "-m", "pytest", args.suite or SUITE, "-p", "no:cacheprovider", "--tb=short",
            f"--alluredir={run_dir / 'allure-results'}", f"--telltale-run-dir={run_dir}",
            *(f"--device={d}" for d in devices), f"--devices-file={inv_file}",
-           *(["--no-redact"] if args.no_redact else []), *pytest_args]
+           *(["--no-redact"] if args.no_redact else []),
+           *([f"--telltale-idle={args.idle}"] if getattr(args, "idle", None) is not None else []),
+           *pytest_args]
     print(f"telltale run: {run_dir} on {', '.join(devices)}", flush=True)
     code = subprocess.call(cmd, cwd=lay.root)
     suite_s = time.monotonic() - started
@@ -91,6 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-redact", action="store_true",
                    help="keep credentials (cookies, Authorization, passwords) in the evidence: internal runs")
     p.add_argument("--suite", default=None, help=f"module binding the features (default {SUITE})")
+    p.add_argument("--idle", type=float, default=None, metavar="SECONDS",
+                   help="length of each idle soak (default 5 s; hours for a release run)")
     p.add_argument("--signing-key", default=None,
                    help="Ed25519 key (PEM) to sign the evidence manifest (or TELLTALE_SIGNING_KEY)")
     p.set_defaults(func=None, _runner=True)

@@ -2,7 +2,8 @@
 
 It runs the requirements on the leaky reference build and checks every
 expectation: a scenario tagged ``@selftest:must-fail`` (or ``@selftest:must-fail-<transport>``
-for the reference devices whose agent uses that transport) must be *failed* (not
+for the reference devices whose agent has that trait: its transport, `batched`, `heartbeat`)
+must be *failed* (not
 broken: broken would mean the lab could not see, not that it caught) with a
 finding that names a host the reference agent sends to and a base64 step in
 its decoding chain (for a destination requirement: a violation at that host,
@@ -80,14 +81,23 @@ def _proof(result: dict, results_dir: Path, agent_hosts: set[str]) -> str | None
     return None
 
 
+def traits(dev: inventory.Device) -> set[str]:
+    """What a reference device's agent does, as `@selftest:must-fail-<trait>` tags name it."""
+    agent = dev.telemetry_agent
+    assert agent is not None
+    return {agent.transport} | ({"batched"} if agent.batch else set()) | (
+        {"heartbeat"} if agent.heartbeat else set())
+
+
 def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str],
-          transport: str = "proxy") -> list[Expectation]:
-    """Pure judgement of one leaky device's Allure results (its agent sends by `transport`)."""
+          device_traits: Iterable[str] = ("proxy",)) -> list[Expectation]:
+    """Pure judgement of one leaky device's Allure results (its agent has `device_traits`)."""
+    must = {"must-fail"} | {f"must-fail-{t}" for t in device_traits}
     out = []
     for r in sorted(results, key=lambda r: r.get("name", "")):
         name, status = r.get("name", "?"), r.get("status", "unknown")
         req = ",".join(_labels(r, "requirement")) or "-"
-        if {"must-fail", f"must-fail-{transport}"} & set(_labels(r, "selftest")):
+        if must & set(_labels(r, "selftest")):
             proof = _proof(r, results_dir, agent_hosts)
             ok = status == "failed" and proof is not None
             why = proof or (f"no finding at {', '.join(sorted(agent_hosts))} with a base64 or hex "
@@ -145,7 +155,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     bad_total, ran = 0, 0
     for dev in devs:
         rows = check(_of_device(results, dev.name, len(devs) == 1), results_dir, agent_hosts(dev),
-                     dev.telemetry_agent.transport)
+                     traits(dev))
         ran += len(rows)
         print(f"\n== {dev.name} ({dev.firmware}); boundary: {dev.boundary_text}")
         print(table(rows))

@@ -73,6 +73,9 @@ class LateLeak:
     delay: float | None  # seconds after the scenario's last action
 
     def message(self) -> str:
+        if self.what.startswith("the device's"):  # constant: when says nothing about its cause
+            return (f"late leak: {self.what} reached {self.host} during {self.seen_in}, outside this "
+                    f"scenario's window ({self.location})")
         when = f"{self.delay:.0f} s after the action" if self.delay is not None else "later in the run"
         return (f"late leak: {self.what} of this scenario reached {self.host} {when}, during "
                 f"{self.seen_in} ({self.location})")
@@ -103,6 +106,8 @@ def seen_in(tag: str | None, names: Mapping[str, str]) -> str:
         return "the drain after the last scenario"
     if tag.startswith("idle"):
         return "the idle soak"
+    if tag.startswith("seal-probe") or tag.startswith("gap-after:seal-probe"):
+        return "the set-up before the first scenario"
     if tag.startswith("gap-after:"):
         before = tag.split(":", 1)[1]
         return f"the gap after scenario \"{names.get(before, before)}\""

@@ -16,6 +16,7 @@ from pathlib import Path
 from telltale.sweep import LateLeak
 
 WINDOW_LABEL = "window"
+MESSAGE_LINES = 5
 
 
 def _label(result: dict, name: str) -> str | None:
@@ -47,13 +48,16 @@ def _set_parameter(result: dict, name: str, value: str) -> None:
 
 
 def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, float], drain: float,
-          evidence: Mapping[str, str] | None = None) -> list[str]:
+          evidence: Mapping[str, str] | None = None,
+          unseen: Mapping[str, Sequence[str]] | None = None) -> list[str]:
     """Rewrite the results of the swept scenarios; returns the names of those that now fail.
 
     Every result gets how long the device was watched after its action; a result with late
     leaks becomes failed (a finding is proof, whatever the window said), with the leaks first
-    in its message, a findings.json of them and, where given, the decoded requests."""
+    in its message, a findings.json of them and, where given, the decoded requests; a passed
+    result whose window holds traffic no reader examined (`unseen`) becomes broken."""
     by_window = results_by_window(results_dir)
+    unseen = unseen or {}
     leaks: dict[str, list[LateLeak]] = {}
     for leak in late:
         leaks.setdefault(leak.window, []).append(leak)
@@ -65,7 +69,9 @@ def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, fl
                            f"of {drain:g} s)")
         mine = leaks.get(window)
         if mine and r.get("status") != "skipped":
-            lines = [leak.message() for leak in mine]
+            lines = [leak.message() for leak in mine[:MESSAGE_LINES]]
+            if len(mine) > MESSAGE_LINES:
+                lines.append(f"... and {len(mine) - MESSAGE_LINES} more late copies (findings.json)")
             old = (r.get("statusDetails") or {}).get("message", "")
             prior = r.get("status")
             r["status"] = "failed"
@@ -78,6 +84,12 @@ def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, fl
                 _attach(results_dir, r, "late leaks (decoded requests)", evidence[window], "text/plain",
                         "txt")
             failed.append(r.get("name", window))
+        elif unseen.get(window) and r.get("status") == "passed":
+            # The packet record shows traffic of this window that no reader examined: no pass.
+            r["status"] = "broken"
+            r.setdefault("statusDetails", {})["message"] = (
+                "the run-wide account of the packet record found traffic the capture never recorded "
+                "in this window: " + "; ".join(unseen[window][:MESSAGE_LINES]))
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(r), encoding="utf-8")
         tmp.replace(path)

@@ -83,6 +83,7 @@ class Window:
     visits: list[Visit] = field(default_factory=list)
     acted_at: float | None = None  # when its last action was taken (epoch): late traffic counts from here
     ledger: Ledger | None = None  # the device's run-wide sweep (sweep.py), if the run keeps one
+    idle: float | None = None  # an idle soak: the seconds the device was left alone
     _traffic: WindowTraffic | None = None
 
     def __repr__(self) -> str:

@@ -141,6 +141,9 @@ class Recorder:
         if client:
             self.state.tls_clients.append((self.state.window, f"{client[0]}:{client[1]}"))
             del self.state.tls_clients[:-10000]
+            # also on disk: the run-wide account of the packet record needs every one of them
+            self.event("tls_established_client", client=f"{client[0]}:{client[1]}",
+                       sni=data.context.client.sni)
 
     def tls_failed_client(self, data: TlsData):
         """The client refused our certificate (pinning): its traffic went unexamined."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ class Witness:
     recorder: boundary.PacketRecorder
     control: set[tuple[str, int]] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)  # address -> the name the lab knows for it
+    capture_ip: str = ""  # the lab's side of the link (only the seal probe talks to it)
 
     def learn_names(self, flows: list) -> None:
         """Addresses the device's resolver gave out: a datagram to one of them names its host."""
@@ -54,10 +56,19 @@ class Witness:
                                            span.opened, span.closed)
         return out, problems + more, summary
 
-    def whole_run(self, flows: list) -> tuple[list, list[str]]:
-        """What the packet record alone saw all run (for the run-wide sweep)."""
+    def whole_run(self, flows: list, events: Sequence[dict] = ()) -> tuple[list, list[str]]:
+        """What the packet record alone saw all run (for the run-wide sweep); `events` are the
+        capture's (TLS it completed or that the client refused)."""
         tls_clients = {c for f in flows if (c := _client(f))}  # any connection the capture read
-        out, problems, _ = self._escaped(flows, (), tls_clients, None, None, None)
+        tls_clients |= {e["client"] for e in events
+                        if e.get("event") == "tls_established_client" and e.get("client")}
+        refused = [e for e in events if e.get("event") == "tls_failed_client"]
+        out, problems, _ = self._escaped(flows, refused, tls_clients, None, None, None)
+        for f in out:
+            peer = f.metadata.get(store.SERVER_IP_KEY)
+            if f.metadata.get(store.UNEXAMINED_KEY, "").startswith("tcp") and peer != self.capture_ip:
+                problems.append("the packet record shows a TCP connection with data that the capture "
+                                f"never recorded: {f.metadata[store.UNEXAMINED_KEY]}")
         return out, problems
 
     def _escaped(self, flows: list, tls_failures, tls_clients: set[str], window: str | None,
@@ -79,6 +90,14 @@ class Witness:
                     if c.proto == "tcp" and f"{c.device_ip}:{c.device_port}" in tls_clients]
         escaped = [c for c in escaped if c not in tls_only]
         summary["tls-no-request"] = len(tls_only)
+        if window is not None:
+            # Every TCP connection of a sealed device is redirected into the proxy: one without a
+            # flow yet was still in flight at the window's close (its flow is written later). The
+            # run-wide account judges it against every flow of the run; only UDP, ICMP and the
+            # like are beyond the proxy here.
+            pending = [c for c in escaped if c.proto == "tcp"]
+            escaped = [c for c in escaped if c.proto != "tcp"]
+            summary["tcp-in-flight"] = len(pending)
         self.learn_names(flows)
         out = []
         for c in escaped:
@@ -146,7 +165,8 @@ class Station:
         net.own(recorder.proc.pid, "tcpdump")
         # Offline, the host map says which name stands behind an address.
         self.witness = Witness(pcap, slot.device_ip, recorder,
-                               names={ip: h for h, ip in hosts.items() if not h.startswith("*")})
+                               names={ip: h for h, ip in hosts.items() if not h.startswith("*")},
+                               capture_ip=slot.capture_ip)
         proxy = CaptureProxy(d.name, self.captures, self.confdir, upstream=d.proxy.upstream, hosts=hosts,
                              log_dir=self.logs, prefix=net.capture_prefix(),
                              listeners=Listeners("sealed", slot.capture_ip, ports.transparent, ports.dns))

@@ -37,7 +37,7 @@ from telltale.errors import ConfigError
 POLICY_FILE = "policy.yaml"
 
 # What an acceptance can accept: each is a way traffic escapes a verdict.
-Kind = Literal["tls-refused", "tcp", "udp", "no-ip", "unknown-country", "unknown-host", "any"]
+Kind = Literal["tls-refused", "tcp", "udp", "icmp", "no-ip", "unknown-country", "unknown-host", "any"]
 _HOST_PATTERN = re.compile(r"^[a-z0-9*_.:\[\]-]+$")
 
 
@@ -88,6 +88,26 @@ class GeoSettings(BaseModel):
     kind: Literal["location", "registry"] = "location"
 
 
+class Budget(BaseModel):
+    """How much an idle device may send, per destination and hour (Leith: idle handsets phone
+    home every few minutes; a budget turns "too much" into a verdict)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_host: int | None = Field(None, ge=0, description="bytes per hour any one destination may get")
+    hosts: dict[str, int] = Field(default_factory=dict,
+                                  description="host pattern -> bytes per hour, before per_host")
+
+    @field_validator("hosts")
+    @classmethod
+    def _valid(cls, v: dict[str, int]) -> dict[str, int]:
+        for k, n in v.items():
+            _hosts((k,))
+            if n < 0:
+                raise ValueError(f"budget of {k} is negative")
+        return {k.lower(): n for k, n in v.items()}
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -97,6 +117,7 @@ class Section(BaseModel):
     accept_unexamined: tuple[Acceptance, ...] = ()
     trackers: TrackerSettings | None = None
     geoip: GeoSettings | None = None
+    budget: Budget | None = None
 
     @field_validator("allow")
     @classmethod
@@ -132,6 +153,8 @@ class Policy:
     geoip_kind: str = "location"
     source: str = "built-in defaults"
     sections: tuple[str, ...] = field(default=())
+    budget_per_host: int | None = None  # bytes per hour; None: no budget set
+    budgets: tuple[tuple[str, int], ...] = ()  # (host pattern, bytes per hour), first match wins
 
     def __repr__(self) -> str:  # shown as a step argument in reports
         return f"Policy({self.source}: {', '.join(self.sections) or 'defaults'})"
@@ -156,6 +179,13 @@ class Policy:
             if a.covers(kind, host) or (ip is not None and a.covers(kind, ip)):
                 return a
         return None
+
+    def budget_of(self, host: str | None) -> tuple[int | None, str]:
+        """The bytes per hour a destination may get while idle, and which setting says so."""
+        for pattern, n in self.budgets:
+            if host and host_matches(pattern, host):
+                return n, f"budget {pattern}"
+        return self.budget_per_host, "budget per_host"
 
     def with_first_parties(self, hosts: tuple[str, ...]) -> Policy:
         return replace(self, first_parties=tuple(dict.fromkeys(self.first_parties + hosts)))
@@ -196,7 +226,12 @@ def resolve(pf: PolicyFile, *, device: str | None = None, firmware: str | None =
     first_party = None
     tsettings = TrackerSettings()
     gsettings: GeoSettings | None = None
+    per_host: int | None = None
+    budgets: dict[str, int] = {}
     for _, s in chosen:
+        if s.budget is not None:
+            per_host = s.budget.per_host if s.budget.per_host is not None else per_host
+            budgets = {**s.budget.hosts, **budgets}  # the more specific section's patterns first
         allow += s.allow
         forbidden += s.forbidden_countries
         acceptances += s.accept_unexamined
@@ -214,4 +249,6 @@ def resolve(pf: PolicyFile, *, device: str | None = None, firmware: str | None =
         geoip_kind=gsettings.kind if gsettings else "location",
         source=str(Path(source).name),
         sections=tuple(name for name, _ in chosen),
+        budget_per_host=per_host,
+        budgets=tuple(budgets.items()),
     )

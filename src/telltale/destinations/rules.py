@@ -23,8 +23,8 @@ from telltale.destinations.policy import Policy
 from telltale.destinations.trackers import TrackerDB
 from telltale.destinations.transport import Contact, Unexamined, contacts, tls_refusals
 
-ALLOWLIST, TRACKERS, COUNTRIES, ENCRYPTION, UNEXAMINED = (
-    "allowlist", "trackers", "countries", "encryption", "unexamined")
+ALLOWLIST, TRACKERS, COUNTRIES, ENCRYPTION, UNEXAMINED, BUDGET = (
+    "allowlist", "trackers", "countries", "encryption", "unexamined", "budget")
 
 
 @dataclass(frozen=True)
@@ -218,6 +218,24 @@ def check_unexamined(cs: Sequence[Contact], policy: Policy, refused: Sequence[Un
             rows.append(_unexamined(UNEXAMINED, policy, c.protocol, c.host, c.ip, "?", why))
     rows += _refusals(UNEXAMINED, policy, refused, None)
     return RuleResult(UNEXAMINED, _grouped(rows))
+
+
+def check_budget(cs: Sequence[Contact], policy: Policy, seconds: float) -> RuleResult:
+    """No destination got more than its budget (bytes per hour, scaled from `seconds` watched)."""
+    sent: dict[str, list[Contact]] = {}
+    for c in cs:
+        sent.setdefault(c.host or c.ip or "?", []).append(c)
+    rows = []
+    for host, group in sorted(sent.items()):
+        total = sum(c.bytes_sent for c in group)
+        limit, by = policy.budget_of(host)
+        rate = total * 3600 / max(seconds, 1e-3)
+        if limit is not None and rate > limit:
+            ip = next((c.ip for c in group if c.ip), None)
+            rows.append(Finding(BUDGET, "violation", host, ip or "?", "?",
+                                f"{rate:,.0f} bytes/hour over {by} {limit:,}",
+                                f"{total} bytes in {seconds:.0f} s", len(group)))
+    return RuleResult(BUDGET, tuple(rows))
 
 
 def destination_findings(flows: Iterable[Flow], policy: Policy, *, tls_failures: Iterable[dict] = (),
