@@ -3,6 +3,7 @@ fails with a finding at the analytics host, naming the canary and the base64 ste
 compliance run on the clean build (test_compliance_run.py) passes the same features."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -96,18 +97,61 @@ def test_report_shows_the_failed_requirement_with_its_evidence_and_phones_nowher
     assert page_requests(flows) == []
 
 
-def test_the_reference_group_is_caught_however_it_escapes(ready, tmp_path):
-    """Each way the reference build escapes a proxy-only lab (its own sockets to literal addresses,
-    UDP datagrams, data in DNS names) is caught as a named failure by the sealed boundary."""
+@pytest.fixture(scope="module")
+def reference_run(ready, tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reference")
     proc = subprocess.run(
         [sys.executable, "-m", "telltale.cli", "selftest", "--devices", "reference", "--reports",
-         str(tmp_path), "--run-id", "ref", "--no-report", "-n", "2"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+         str(reports), "--run-id", "ref", "-n", "2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    return proc, reports / "ref"
+
+
+def test_the_reference_group_is_caught_however_it_escapes(reference_run):
+    """Each way the reference build escapes a proxy-only lab (its own sockets to literal addresses,
+    UDP datagrams, data in DNS names, batches sent late) is caught as a named failure by the sealed
+    boundary and the run-wide sweep."""
+    proc, _ = reference_run
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    for variant, caught in (("", 11), ("-direct", 11), ("-udp", 12), ("-dns", 11)):
+    for variant, caught in (("", 12), ("-direct", 12), ("-udp", 13), ("-dns", 12), ("-batched", 14)):
         device = f"local-chromium-leaky{variant}"
         assert f"{caught} of {caught} expected failures caught on {device};" in proc.stdout
         assert f"== {device} (" in proc.stdout
-    assert proc.stdout.count("boundary: sealed: a network namespace") == 4
-    # the proof names the escape: a datagram's payload, a DNS label
+    assert proc.stdout.count("boundary: sealed: a network namespace") == 5
+    # the proof names the escape: a datagram's payload, a DNS label, a late batch with its delay
     assert "udp[0] base64" in proc.stdout and "dns.question[0] hex" in proc.stdout
+    assert re.search(r"late leak: the visited URL of this scenario reached tracking\.intl\.miui\.com "
+                     r"\d+ s after the action, during ", proc.stdout), proc.stdout[-4000:]
+
+
+def test_final_verdicts_are_the_same_in_every_artefact(reference_run):
+    """The sweep's late leaks change the verdicts before anything reads them: the results, the
+    report's data, the matrix and `telltale diff` agree, and the manifest still verifies."""
+    proc, run = reference_run
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    results = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
+    batched = {r["name"]: r["status"] for r in results
+               if "local-chromium-leaky-batched" in selftest._labels(r, "device")}
+    late = [r for r in results if "local-chromium-leaky-batched" in selftest._labels(r, "device")
+            and r.get("statusDetails", {}).get("message", "").startswith("late leak")]
+    assert late and all(r["status"] == "failed" for r in late)
+    assert batched["Browsing telemetry carries no visited URL"] == "failed"
+    matrix = {(m["scenario"], m["device"]): m["verdict"]
+              for m in json.loads((run / "matrix.json").read_text())}
+    for r in results:
+        (device,) = selftest._labels(r, "device")
+        assert matrix[(r["name"], device)] == r["status"], r["name"]
+    report = json.loads((run / "report-test-results.json").read_text())["byId"].values()
+    assert sorted((t["name"], t["status"]) for t in report) == sorted(
+        (r["name"], r["status"]) for r in results)
+    diff = subprocess.run(
+        [sys.executable, "-m", "telltale.cli", "diff", str(run), str(run), "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    still = {(x["scenario"], x["device"]) for x in json.loads(diff.stdout)["still_failing"]}
+    assert ("Browsing telemetry carries no visited URL", "local-chromium-leaky-batched") in still
+    verify = subprocess.run([sys.executable, "-m", "telltale.cli", "verify", str(run)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    obs = json.loads((run / "captures" / "local-chromium-leaky-batched-observation.json").read_text())
+    assert [n["nudge"] for n in obs["nudges"]] == ["the browser is closed", "the browser is reopened"]
+    assert obs["drain_seconds"] == 5 and obs["late_leaks"]
