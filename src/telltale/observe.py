@@ -122,4 +122,4 @@ def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identi
         label = str(f.metadata.get(store.UNEXAMINED_KEY) or "")
         if label.startswith("tcp") and store.window_of(f):
             unseen.setdefault(store.window_of(f), []).append(label)
-    return lambda: verdicts.apply(results_dir, obs.late, obs.observed, obs.drain, texts, unseen)
+    return lambda: verdicts.apply(results_dir, obs.late, obs.observed, obs.drain, texts, unseen, obs.device)

@@ -71,6 +71,7 @@ class LateLeak:
     flow: str
     seen_in: str  # "the drain", "scenario <name>", "between scenarios", ...
     delay: float | None  # seconds after the scenario's last action
+    server_ip: str | None = None
 
     def message(self) -> str:
         if self.what.startswith("the device's"):  # constant: when says nothing about its cause
@@ -159,7 +160,7 @@ def _late(e: Expectation, name: str, what: str, f: Finding, tag: str | None, whe
           names: Mapping[str, str]) -> LateLeak:
     delay = round(when - e.acted_at, 1) if when is not None else None
     return LateLeak(e.window, name, what, f.host, f.location, tuple(f.chain), f.excerpt, str(f.flow),
-                    seen_in(tag, names), delay)
+                    seen_in(tag, names), delay, f.server_ip)
 
 
 @dataclass

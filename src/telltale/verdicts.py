@@ -23,7 +23,9 @@ def _label(result: dict, name: str) -> str | None:
     return next((lab["value"] for lab in result.get("labels", []) if lab["name"] == name), None)
 
 
-def results_by_window(results_dir: Path) -> dict[str, tuple[Path, dict]]:
+def results_by_window(results_dir: Path, device: str | None = None) -> dict[str, tuple[Path, dict]]:
+    """The results of one device's scenarios by window id (ids are unique per device, not per run:
+    parallel workers number their windows each from 1)."""
     out = {}
     for p in results_dir.glob("*-result.json"):
         try:
@@ -31,7 +33,7 @@ def results_by_window(results_dir: Path) -> dict[str, tuple[Path, dict]]:
         except (OSError, ValueError):
             continue
         w = _label(r, WINDOW_LABEL)
-        if w:
+        if w and (device is None or _label(r, "device") == device):
             out[w] = (p, r)
     return out
 
@@ -49,14 +51,14 @@ def _set_parameter(result: dict, name: str, value: str) -> None:
 
 def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, float], drain: float,
           evidence: Mapping[str, str] | None = None,
-          unseen: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+          unseen: Mapping[str, Sequence[str]] | None = None, device: str | None = None) -> list[str]:
     """Rewrite the results of the swept scenarios; returns the names of those that now fail.
 
     Every result gets how long the device was watched after its action; a result with late
     leaks becomes failed (a finding is proof, whatever the window said), with the leaks first
     in its message, a findings.json of them and, where given, the decoded requests; a passed
     result whose window holds traffic no reader examined (`unseen`) becomes broken."""
-    by_window = results_by_window(results_dir)
+    by_window = results_by_window(results_dir, device)
     unseen = unseen or {}
     leaks: dict[str, list[LateLeak]] = {}
     for leak in late:

@@ -181,3 +181,28 @@ def test_sizes_come_from_the_wire_not_from_decoding():
     f.request.headers["content-encoding"] = "gzip"  # not valid gzip: .content would raise
     (c,) = cs(f)
     assert c.bytes_sent > 102
+
+
+# data budget of an idle device
+def test_a_heartbeat_over_its_budget_fails_and_a_single_startup_request_does_not():
+    pol = policy("defaults:\n  budget: {per_host: 20000, hosts: {'updates.example.org': 500}}\n")
+    beats = [request("https://sa.api.example.com/beat", body=b"x" * 300) for _ in range(10)]
+    once = [request("https://accounts.example.com/ListAccounts", body=b"x" * 400)]
+    result = rules.check_budget(cs(*beats, *once), pol, seconds=5)
+    (row,) = result.violations
+    assert row.host == "sa.api.example.com" and "at the soak's rate" in row.matched and row.count == 10
+    # the same single request over a host's own, smaller budget: its bytes alone exceed the hour's
+    small = rules.check_budget(cs(request("https://updates.example.org/u", body=b"x" * 600)), pol, 5)
+    (row,) = small.violations
+    assert row.host == "updates.example.org" and "bytes in the soak" in row.matched
+    assert "budget updates.example.org" in row.matched
+
+
+def test_budget_settings_merge_from_defaults_to_the_device():
+    pf = parse("defaults:\n  budget: {per_host: 1000, hosts: {'*.x.example': 5}}\n"
+               "devices:\n  d: {budget: {hosts: {a.y.example: 7}}}\n")
+    p = resolve(pf, device="d")
+    assert p.budget_of("b.x.example") == (5, "budget *.x.example")
+    assert p.budget_of("a.y.example") == (7, "budget a.y.example")
+    assert p.budget_of("z.example") == (1000, "budget per_host")
+    assert resolve(pf).budget_of("a.y.example") == (1000, "budget per_host")

@@ -33,10 +33,15 @@ SCENARIOS = {"Incognito browsing sends no URLs",
              "Browsing sends nothing in clear text and nothing escapes inspection",
              *(f"A search on {e} in {m} mode reaches no third party"
                for e in ("https://search.example.com/", "https://find.example.org/")
-               for m in ("normal", "incognito"))}
+               for m in ("normal", "incognito")),
+             "An idle device sends no hardware identifier",
+             "An idle device contacts only allowlisted hosts",
+             "An idle device stays within its data budget per destination"}
+IDLE = {s for s in SCENARIOS if s.startswith("An idle device")}
 ANDROID_ONLY = {"Opening a folder in the file manager sends no folder name",
                 "Swiping launcher screens sends no usage events with user content",
-                "The system browser's incognito toggle sends no URLs"}
+                "The system browser's incognito toggle sends no URLs",
+                "No installed-app list leaves the device"}
 
 
 def _attachment_names(node: dict) -> set[str]:
@@ -87,12 +92,19 @@ def test_run_passes_with_one_labelled_result_per_scenario(compliance_run):
             assert "needs an android device" in r["statusDetails"]["message"]
             continue
         assert r["status"] == "passed", r.get("statusDetails")
-        assert labels(r, "severity") == ["critical"]
+        assert labels(r, "severity") == (["normal"] if r["name"] in IDLE - {
+            "An idle device sends no hardware identifier"} else ["critical"])
+        assert labels(r, "boundary") == ["sealed"]
+        params = {p["name"]: p["value"].strip("'") for p in r.get("parameters", [])}
+        assert params["capture boundary"].startswith("sealed: a network namespace")
+        assert params["observed after the action"].endswith("and a drain of 5 s)"), params
         attached = _attachment_names(r)
         assert {"screenshot", "capture window"} <= attached
         # the findings table: of the leak checks, or of the destination rule that judged
         assert "findings" in attached or any(a.startswith("destinations: ") for a in attached), attached
         assert any(a.endswith(".har") for a in attached)
+        if r["name"] in IDLE:
+            continue
     assert f"{len(SCENARIOS)} passed, {len(ANDROID_ONLY)} skipped" in proc.stdout
 
 
@@ -100,9 +112,17 @@ def test_run_keeps_every_flow_tagged_with_its_window(compliance_run):
     _, reports, _ = compliance_run
     (capture,) = (reports / "r1" / "captures").glob("*.mitm")
     windows = {store.window_of(f) for f in store.read_flows(capture)}
-    # The sealed boundary's proof at start has a window of its own, beside one per scenario.
+    # The sealed boundary's proof at start has a window of its own, beside one per scenario; the
+    # capture goes on between windows (each gap tagged) and in the drain after the last one.
     assert {w for w in windows if w and w.startswith("seal-probe")} == {"seal-probe-local-chromium"}
-    assert len([w for w in windows if w and not w.startswith("seal-probe")]) == len(SCENARIOS)
+    assert "drain-local-chromium" in windows
+    scenario_windows = {w for w in windows if w and not w.startswith(("seal-probe", "gap-after:", "drain-"))}
+    results = [json.loads(p.read_text()) for p in (reports / "r1" / "allure-results").glob("*-result.json")]
+    labelled = {w for r in results for w in labels(r, "window")}
+    assert len(labelled) == len(SCENARIOS)  # one window per scenario, named in its result
+    assert scenario_windows <= labelled and len(scenario_windows) >= len(SCENARIOS - IDLE)
+    assert {w.split(":", 1)[1] for w in windows if w and w.startswith("gap-after:")} <= labelled | {
+        "seal-probe-local-chromium"}
 
 
 def test_run_leaves_no_process_and_no_browser_profile(compliance_run):

@@ -29,7 +29,7 @@ def leaky_run(ready, tmp_path_factory):
 def test_selftest_catches_every_expected_failure(leaky_run):
     proc, run = leaky_run
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "11 of 11 expected failures caught on local-chromium-leaky" in proc.stdout
+    assert "12 of 12 expected failures caught on local-chromium-leaky;" in proc.stdout
     assert (run / "report.html").exists()
 
 
@@ -37,7 +37,7 @@ def test_each_failure_names_the_host_the_canary_and_the_base64_step(leaky_run):
     _, run = leaky_run
     res = results(run)
     must_fail = [r for r in res.values() if "must-fail" in selftest._labels(r, "selftest")]
-    assert len(must_fail) == 11
+    assert len(must_fail) == 12
     by_destination = {"Nothing goes to analytics hosts in forbidden countries": ("countries", "SG"),
                       "No request reaches a known tracker while browsing": ("trackers", "SG")}
     for r in must_fail:

@@ -40,7 +40,8 @@ def test_offline_answers_and_tags_each_flow_with_its_window(offline_proxy):
     assert [(r.flow.request.pretty_host, store.window_of(r.flow)) for r in in_span] == [
         ("site.example", "w1")]
     everything = [(f.request.pretty_host, store.window_of(f)) for f in store.read_flows(span.capture)]
-    assert ("before.example", None) in everything and ("after.example", None) in everything
+    # before any window: untagged; after one: the gap it fell in (the capture goes on all run)
+    assert ("before.example", None) in everything and ("after.example", "gap-after:w1") in everything
     assert not any(h == "telltale.invalid" for h, _ in everything), "control requests are not traffic"
 
 

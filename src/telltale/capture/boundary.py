@@ -447,6 +447,7 @@ class ProbeResult:
         return out
 
 
+BUFFER_KIB = 32768  # tcpdump's kernel buffer: a loaded machine must not drop the device's packets
 CONTROL_PORT = 4723  # Appium's own default; each namespace has its own ports, so it is always free
 
 
@@ -464,13 +465,15 @@ class PacketRecorder:
     def __init__(self, interface: str, pcap: Path, log: Path, bpf: str = "") -> None:
         self.interface, self.pcap, self.log, self.bpf = interface, pcap, log, bpf
         self.proc: subprocess.Popen | None = None
+        self.dropped_before = 0  # the kernel's count at the last look (tcpdump's is cumulative)
 
     def start(self, prefix: list[str] | None = None) -> None:
         if self.pcap.exists() and self.pcap.stat().st_size:
             raise SetupError(f"{self.pcap} exists: a packet record is never overwritten")
         # --immediate-mode and -U: without them the last second of packets is lost at stop.
         cmd = [*(prefix or []), "tcpdump", "-Z", "root", "-i", self.interface, "-n", "-U",
-               "--immediate-mode", "-s", "0", "-w", str(self.pcap), *([self.bpf] if self.bpf else [])]
+               "--immediate-mode", "-s", "0", "-B", str(BUFFER_KIB), "-w", str(self.pcap),
+               *([self.bpf] if self.bpf else [])]
         self.proc = procs.spawn(cmd, self.log)
         if not procs.wait_until(lambda: "listening on" in procs.tail(self.log, 5), 10, self.proc):
             code = self.proc.poll()
@@ -482,7 +485,15 @@ class PacketRecorder:
         return self.proc is not None and self.proc.poll() is None
 
     def dropped(self, wait: float = 1.0) -> int | None:
-        """Packets the kernel dropped before tcpdump saw them (asked with SIGUSR1); None if unknown."""
+        """Packets the kernel dropped before tcpdump saw them since the last call (asked with
+        SIGUSR1); None if unknown."""
+        total = self._dropped_total(wait)
+        if total is None:
+            return None
+        new, self.dropped_before = total - self.dropped_before, total
+        return new
+
+    def _dropped_total(self, wait: float) -> int | None:
         if not self.alive():
             return None
         before = self.log.read_text(errors="replace").count("dropped by kernel")

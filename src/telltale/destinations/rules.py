@@ -220,8 +220,15 @@ def check_unexamined(cs: Sequence[Contact], policy: Policy, refused: Sequence[Un
     return RuleResult(UNEXAMINED, _grouped(rows))
 
 
+RATE_FROM = 3  # flows to one destination before the soak's rate is extrapolated to the hour
+
+
 def check_budget(cs: Sequence[Contact], policy: Policy, seconds: float) -> RuleResult:
-    """No destination got more than its budget (bytes per hour, scaled from `seconds` watched)."""
+    """No destination got more than its budget (bytes per hour) while the device idled.
+
+    From RATE_FROM flows on, the soak's rate is extrapolated to the hour (a repeated pattern,
+    like a heartbeat); fewer flows are one event, not a rate, and their bytes must fit in one
+    hour's budget."""
     sent: dict[str, list[Contact]] = {}
     for c in cs:
         sent.setdefault(c.host or c.ip or "?", []).append(c)
@@ -229,12 +236,14 @@ def check_budget(cs: Sequence[Contact], policy: Policy, seconds: float) -> RuleR
     for host, group in sorted(sent.items()):
         total = sum(c.bytes_sent for c in group)
         limit, by = policy.budget_of(host)
-        rate = total * 3600 / max(seconds, 1e-3)
-        if limit is not None and rate > limit:
+        rated = len(group) >= RATE_FROM
+        amount = total * 3600 / max(seconds, 1e-3) if rated else total
+        if limit is not None and amount > limit:
             ip = next((c.ip for c in group if c.ip), None)
+            what = "bytes/hour at the soak's rate" if rated else "bytes in the soak"
             rows.append(Finding(BUDGET, "violation", host, ip or "?", "?",
-                                f"{rate:,.0f} bytes/hour over {by} {limit:,}",
-                                f"{total} bytes in {seconds:.0f} s", len(group)))
+                                f"{amount:,.0f} {what}, over {by} {limit:,}/hour",
+                                f"{total} bytes in {len(group)} flows in {seconds:.0f} s", len(group)))
     return RuleResult(BUDGET, tuple(rows))
 
 
