@@ -17,7 +17,7 @@ from mitmproxy.flow import Flow
 
 from telltale.detect import Canary, Finding, scan_flows
 from telltale.errors import CaptureBroken
-from telltale.window import registrable_domain
+from telltale.domains import registrable_domain
 
 HostRule = Callable[[str], bool]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from mitmproxy import http
@@ -25,23 +24,6 @@ from telltale.errors import CaptureBroken, CaptureFileError
 if TYPE_CHECKING:
     from telltale.judge import Entitled
     from telltale.sweep import Ledger
-
-
-@lru_cache(maxsize=1)
-def _psl():
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-def registrable_domain(host: str) -> str:
-    """example.co.uk for a.b.example.co.uk (public suffix list shipped with the package)."""
-    host = host.lower().rstrip(".")
-    return _psl().privatesuffix(host) or host
-
-
-def same_party(host: str, first_party: str) -> bool:
-    return registrable_domain(host) == registrable_domain(first_party)
 
 
 def seen(flows: Iterable[Flow], visit: Visit) -> bool:

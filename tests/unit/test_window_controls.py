@@ -3,7 +3,8 @@
 from mitmproxy.test import tflow
 
 from telltale.browser import Visit
-from telltale.window import missing_controls, registrable_domain, same_party
+from telltale.domains import registrable_domain, same_party
+from telltale.window import missing_controls
 
 
 def _get(host, path, answered=True):
@@ -31,3 +32,9 @@ def test_registrable_domain_uses_the_public_suffix_list():
     assert registrable_domain("a.b.search.example.co.uk") == "example.co.uk"
     assert same_party("cdn.search.example.com", "search.example.com")
     assert not same_party("search.example.com.evil.net", "search.example.com")
+
+
+def test_an_ip_literal_is_its_own_party():
+    assert registrable_domain("8.8.8.8") == "8.8.8.8"
+    assert registrable_domain("[2001:db8::1]") == "[2001:db8::1]"
+    assert not same_party("8.8.4.4", "8.8.8.8")

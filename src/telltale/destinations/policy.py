@@ -163,7 +163,7 @@ class Policy:
         """The allow pattern or first party that clears the host; None if nothing does."""
         if not host:
             return None
-        from telltale.window import registrable_domain
+        from telltale.domains import registrable_domain
 
         for p in self.allow:
             if host_matches(p, host):

@@ -288,7 +288,7 @@ class Destination:
 
 
 def summarise(cs: Iterable[Contact], lk: Lookups) -> tuple[Destination, ...]:
-    from telltale.window import registrable_domain
+    from telltale.domains import registrable_domain
 
     by_host: dict[str, list[Contact]] = {}
     for c in cs:
