@@ -118,8 +118,9 @@ class Device(BaseModel):
         None, description="the capture boundary; default sealed for local devices, proxy for remote ones")
     firmware_processes: tuple[FirmwareProcess, ...] = ()
     wireguard: WireGuardSettings = Field(default_factory=WireGuardSettings)
-    settle: float = Field(0.5, ge=0, le=600,
-                          description="seconds a window keeps capturing after the last action")
+    settle: float = Field(0.1, ge=0, le=600,
+                          description="seconds a window keeps capturing after the last action (what "
+                          "leaves later is pinned on the scenario by the run-wide sweep)")
     drain: float | None = Field(
         None, ge=0, le=86400, description="seconds the capture keeps watching after the device's last "
         "scenario (after a nudge to flush); default 180 for phones, 5 for embedded devices")

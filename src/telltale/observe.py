@@ -109,6 +109,9 @@ def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identi
     obs.late = sweep.sweep(flows, ledger.expectations, identifiers)
     until = obs.drain_span.closed if obs.drain_span and obs.drain_span.closed else time.time()
     obs.observed = sweep.observed(ledger.expectations, until)
+    # A scenario with no leak check (destination rules) is judged on its window alone: said so.
+    window_only = {w: f"{b - a:.1f} s (its window only: these rules judge the window)"
+                   for w, a, b in ledger.windows if w not in obs.observed}
     out.write_text(json.dumps(obs.to_dict(), indent=1), encoding="utf-8")
     if results_dir is None:
         return list
@@ -122,4 +125,6 @@ def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identi
         label = str(f.metadata.get(store.UNEXAMINED_KEY) or "")
         if label.startswith("tcp") and store.window_of(f):
             unseen.setdefault(store.window_of(f), []).append(label)
-    return lambda: verdicts.apply(results_dir, obs.late, obs.observed, obs.drain, texts, unseen, obs.device)
+    observed = {w: f"{s:.0f} s (its window, the rest of the run and a drain of {obs.drain:g} s)"
+                for w, s in obs.observed.items()} | window_only
+    return lambda: verdicts.apply(results_dir, obs.late, observed, texts, unseen, obs.device)

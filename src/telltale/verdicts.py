@@ -49,7 +49,7 @@ def _set_parameter(result: dict, name: str, value: str) -> None:
     result["parameters"] = params + [{"name": name, "value": value}]
 
 
-def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, float], drain: float,
+def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, str],
           evidence: Mapping[str, str] | None = None,
           unseen: Mapping[str, Sequence[str]] | None = None, device: str | None = None) -> list[str]:
     """Rewrite the results of the swept scenarios; returns the names of those that now fail.
@@ -66,9 +66,7 @@ def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, fl
     failed = []
     for window, (path, r) in by_window.items():
         if window in observed:
-            _set_parameter(r, "observed after the action",
-                           f"{observed[window]:.0f} s (its window, the rest of the run and a drain "
-                           f"of {drain:g} s)")
+            _set_parameter(r, "observed after the action", observed[window])
         mine = leaks.get(window)
         if mine and r.get("status") != "skipped":
             lines = [leak.message() for leak in mine[:MESSAGE_LINES]]

@@ -95,7 +95,8 @@ def test_final_verdicts_replace_the_provisional_ones_in_the_results(tmp_path):
     _result(tmp_path, "s", "wS", "skipped")
     late = sweep.sweep([_post("tracking.intl.miui.com", _b64({"url": URL_A}), "drain-dev", T0 + 43)],
                        EXPECT, IDS)
-    failed = verdicts.apply(tmp_path, late, {"wA": 50.0, "wB": 40.0}, 5, {"wA": "POST ..."})
+    observed = {"wA": "50 s (its window, the rest of the run and a drain of 5 s)", "wB": "40 s"}
+    failed = verdicts.apply(tmp_path, late, observed, {"wA": "POST ..."})
     assert failed == ["a"]
     a = json.loads((tmp_path / "a-result.json").read_text())
     b = json.loads((tmp_path / "b-result.json").read_text())

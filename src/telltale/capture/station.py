@@ -51,7 +51,7 @@ class Witness:
             problems.append(f"the packet record of {self.pcap.name} cannot say whether it lost packets")
         elif dropped:
             problems.append(f"the packet record lost {dropped} packet(s) (dropped by kernel)")
-        time.sleep(0.05)  # tcpdump -U writes each packet at once; let the last ones land
+        time.sleep(0.02)  # tcpdump -U writes each packet at once; let the last ones land
         out, more, summary = self._escaped(flows, span.tls_failures, set(span.tls_clients), span.window,
                                            span.opened, span.closed)
         return out, problems + more, summary
