@@ -130,6 +130,13 @@ def test_run_leaves_no_process_and_no_browser_profile(compliance_run):
     _, reports, before = compliance_run
     assert _our_processes(str(reports / "r1")) == []
     assert _telltale_tmp() - before == set()
+    # the sealed device's namespace, link and rules went with it
+    proof = json.loads((reports / "r1" / "captures" / "local-chromium-boundary.json").read_text())
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+    assert proof["namespace"] not in netns
+    assert subprocess.run(["ip", "link", "show", proof["link"]], capture_output=True).returncode != 0
+    table = "telltale_" + proof["namespace"].removeprefix("tt")
+    assert subprocess.run(["nft", "list", "table", "inet", table], capture_output=True).returncode != 0
 
 
 def test_viewer_sees_what_a_page_requests(ready, tmp_path):
