@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from pytest_bdd import when
 
+from fixtures.observation import Progress
 from telltale import observe
 from telltale.inventory import Device
 from telltale.window import Window
@@ -17,8 +18,9 @@ def idle_seconds(pytestconfig: pytest.Config) -> float:
 
 
 @when("the device idles for the soak", target_fixture="idled")
-def device_idles(browsing_mode: str, capture_window: Window, device: Device, idle_seconds: float) -> float:
+def device_idles(browsing_mode: str, capture_window: Window, device: Device, idle_seconds: float,
+                 progress: Progress) -> float:
     """No action for the soak's length (the browser stays on its start page), counting down."""
-    observe.countdown(idle_seconds, f"idle soak of {device.name}")
+    observe.countdown(idle_seconds, f"idle soak of {device.name}", progress)
     capture_window.idle = idle_seconds
     return idle_seconds
