@@ -206,3 +206,23 @@ def test_budget_settings_merge_from_defaults_to_the_device():
     assert p.budget_of("a.y.example") == (7, "budget a.y.example")
     assert p.budget_of("z.example") == (1000, "budget per_host")
     assert resolve(pf).budget_of("a.y.example") == (1000, "budget per_host")
+
+
+def test_raw_flows_are_placed_alike_by_the_detector_and_the_rules():
+    """Live: the peer the proxy connected to; offline: the sink kept the original address."""
+    from telltale.capture.store import ORIGINAL_KEY, SERVER_IP_KEY
+    from telltale.detect.sources import sent_of_flow
+
+    live = tflow.ttcpflow()
+    live.server_conn.address, live.server_conn.peername, live.server_conn.sni = (
+        ("mqtt.example.org", 8883), (RU, 8883), None)
+    offline_sink = tflow.ttcpflow()
+    offline_sink.server_conn.address, offline_sink.server_conn.peername = ("127.0.0.1", 40000), (
+        "127.0.0.1", 40000)
+    offline_sink.server_conn.sni = None
+    offline_sink.metadata.update({ORIGINAL_KEY: f"{SG}:5222", SERVER_IP_KEY: SG})
+    for f, host, ip, port in ((live, "mqtt.example.org", RU, 8883), (offline_sink, SG, SG, 5222)):
+        (c,) = cs(f)
+        sent = sent_of_flow(f)
+        assert (c.host, c.ip, c.port) == (host, ip, port)
+        assert (sent.host, sent.server_ip) == (host, ip)

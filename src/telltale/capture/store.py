@@ -34,6 +34,17 @@ def original_address(f: mflow.Flow) -> tuple[str, int] | None:
         return host.strip("[]"), int(port)
     addr = getattr(f.server_conn, "address", None)
     return (str(addr[0]), int(addr[1])) if addr else None
+
+
+def raw_destination(f: mflow.Flow) -> tuple[str | None, str | None, int | None]:
+    """(host, server IP, port) of a raw TCP/UDP flow, for the detector and the destination rules
+    alike. Host: the SNI, else the lab's name for the address, else the address. IP: the offline
+    map's (or the sink's record of the original), else the live peer, else the address."""
+    addr = original_address(f)
+    peer = getattr(f.server_conn, "peername", None)
+    host = f.server_conn.sni or f.metadata.get(SERVER_NAME_KEY) or (addr[0] if addr else None)
+    ip = f.metadata.get(SERVER_IP_KEY) or (str(peer[0]) if peer else None) or (addr[0] if addr else None)
+    return host, ip, addr[1] if addr else None
 _MAX_LEN_DIGITS = 12  # a record of up to ~1 TB; more digits is garbage, not a length
 
 

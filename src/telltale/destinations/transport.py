@@ -17,7 +17,7 @@ from pathlib import Path
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy.flow import Flow
 
-from telltale.capture.store import SERVER_IP_KEY, SERVER_NAME_KEY, UNEXAMINED_KEY, original_address
+from telltale.capture.store import SERVER_IP_KEY, UNEXAMINED_KEY, raw_destination
 from telltale.destinations.geo import normalise_ip
 from telltale.errors import CaptureFileError
 
@@ -80,16 +80,13 @@ def contact(f: Flow) -> Contact | None:
         return Contact(f.id, protocol, host, _server_ip(f, host), req.port, scheme == "http", True, 1,
                        sent, req.pretty_url)
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
-        addr = original_address(f)
-        host = (f.server_conn.sni or f.metadata.get(SERVER_NAME_KEY) or (addr[0] if addr else "")
-                or "").lower() or None
+        host, ip, port = raw_destination(f)
         sent = sum(len(m.content) for m in f.messages if m.from_client)
         proto = "tcp" if isinstance(f, tcp.TCPFlow) else "udp"
         escaped = str(f.metadata.get(UNEXAMINED_KEY) or "")
         if escaped and not escaped.startswith(proto):
             proto = escaped.split()[0]  # ICMP and other protocols are carried as a UDP flow
-        ip = normalise_ip(f.metadata.get(SERVER_IP_KEY) or (addr[0] if addr else None))
-        return Contact(f.id, proto, host, ip, addr[1] if addr else None, None, False, 0,
+        return Contact(f.id, proto, host.lower() if host else None, normalise_ip(ip), port, None, False, 0,
                        sent, escaped=escaped)
     if isinstance(f, dns.DNSFlow):
         # Judged by the name it asks: the destination the device is about to contact. The

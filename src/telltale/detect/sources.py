@@ -18,13 +18,7 @@ from urllib.parse import urlsplit
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy import flow as mflow
 
-from telltale.capture.store import (
-    SERVER_IP_KEY,
-    SERVER_NAME_KEY,
-    original_address,
-    read_states,
-    record_of_state,
-)
+from telltale.capture.store import SERVER_IP_KEY, raw_destination, read_states, record_of_state
 from telltale.detect.model import Part, Sent
 from telltale.errors import CaptureFileError
 
@@ -75,10 +69,8 @@ def sent_of_flow(f: mflow.Flow, capture: str | None = None) -> Sent:
     if isinstance(f, (tcp.TCPFlow, udp.UDPFlow)):
         proto = "tcp" if isinstance(f, tcp.TCPFlow) else "udp"
         parts = tuple(Part(f"{proto}[{i}]", m.content) for i, m in enumerate(f.messages) if m.from_client)
-        dest = original_address(f)
-        ip = f.metadata.get(SERVER_IP_KEY) or _peer_ip(f.server_conn) or (dest[0] if dest else None)
-        host = f.server_conn.sni or f.metadata.get(SERVER_NAME_KEY) or (dest[0] if dest else "")
-        return Sent(f.id, host, ip, parts, capture)
+        host, ip, _ = raw_destination(f)
+        return Sent(f.id, host or "", ip, parts, capture)
     if isinstance(f, dns.DNSFlow):
         questions = f.request.questions if f.request else []
         parts = tuple(Part(f"dns.question[{i}]", q.name.encode("utf-8", "replace"))
