@@ -34,16 +34,26 @@ class Network(Protocol):
     def proxy(self): ...
 
 
-def environment(device: Device, watch: Path | None, ca_cert: Path, proxy_url: str | None) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(TELLTALE_DEVICE=device.name, TELLTALE_CA_CERT=str(ca_cert),
-               TELLTALE_IDENTIFIERS=json.dumps(dict(device.identifiers), sort_keys=True))
+CONTRACT = ("TELLTALE_DEVICE", "TELLTALE_DEVTOOLS_WATCH", "TELLTALE_CA_CERT", "TELLTALE_IDENTIFIERS",
+            "TELLTALE_PROXY")
+
+
+def contract(device: Device, watch: Path | None, ca_cert: Path, proxy_url: str | None) -> dict[str, str]:
+    """The TELLTALE_* variables a firmware process of `device` reads (no proxy, no TELLTALE_PROXY)."""
+    env = {"TELLTALE_DEVICE": device.name, "TELLTALE_CA_CERT": str(ca_cert),
+           "TELLTALE_IDENTIFIERS": json.dumps(dict(device.identifiers), sort_keys=True)}
     if watch is not None:
         env["TELLTALE_DEVTOOLS_WATCH"] = str(watch)
-    env.pop("TELLTALE_PROXY", None)
     if proxy_url:
         env["TELLTALE_PROXY"] = proxy_url
     return env
+
+
+def environment(device: Device, watch: Path | None, ca_cert: Path, proxy_url: str | None) -> dict[str, str]:
+    """This process's environment with the device's contract in place of any inherited one (tox
+    passes TELLTALE_* through: a stale value must not reach the device)."""
+    env = {k: v for k, v in os.environ.items() if k not in CONTRACT}
+    return env | contract(device, watch, ca_cert, proxy_url)
 
 
 def commands(device: Device, logs: Path) -> list[tuple[str, list[str]]]:

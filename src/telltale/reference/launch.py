@@ -1,4 +1,4 @@
-"""Starting the reference agent: as a firmware process of a device, or beside a local Appium server.
+"""Starting the reference agent, as a firmware process of a device (firmware.py starts it).
 
 The config file holds the telemetry settings (devices.yaml's `telemetry_agent`
 and the host map); what every firmware process of a device gets (its name, the
@@ -8,15 +8,11 @@ DevTools folder, the CA, identifiers, proxy) comes from the TELLTALE_* environme
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
-from telltale import procs
 from telltale.errors import SetupError
 from telltale.inventory import Device
-from telltale.reference.agent import ENV
 
 
 def agent_settings(device: Device) -> dict:
@@ -42,21 +38,7 @@ def agent_command(device: Device, workdir: Path) -> list[str]:
 
 
 def agent_env(device: Device, watch: Path, proxy_url: str | None, ca_cert: Path) -> dict[str, str]:
-    """The TELLTALE_* variables a firmware process of `device` reads; no proxy setting, no TELLTALE_PROXY."""
-    env = {"TELLTALE_DEVICE": device.name, "TELLTALE_DEVTOOLS_WATCH": str(watch),
-           "TELLTALE_CA_CERT": str(ca_cert), "TELLTALE_IDENTIFIERS": json.dumps(dict(device.identifiers))}
-    if proxy_url:
-        env["TELLTALE_PROXY"] = proxy_url
-    return env
+    """The TELLTALE_* variables the agent reads as a firmware process of `device` (firmware.py)."""
+    from telltale.firmware import contract
 
-
-def start_agent(device: Device, watch: Path | None, proxy_url: str | None, ca_cert: Path,
-                workdir: Path) -> subprocess.Popen:
-    """The agent on this machine's network, beside a local Appium server (it watches its temp folder)."""
-    if watch is None:
-        raise SetupError(f"device {device.name}: the reference agent needs `appium: local` "
-                         "(it watches the local browser's DevTools port)")
-    cmd = agent_command(device, workdir)
-    env = {k: v for k, v in os.environ.items() if k not in ENV.values()}  # no stale device settings
-    env.update(agent_env(device, watch, proxy_url, ca_cert))
-    return procs.spawn(cmd, workdir / f"{device.name}-agent.log", env=env)
+    return contract(device, watch, ca_cert, proxy_url)
