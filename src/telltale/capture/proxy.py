@@ -66,7 +66,7 @@ class Listeners:
     dns_port: int = 0
     wireguard_spec: str = ""
 
-    def modes(self, proxy_host: str, proxy_port: int) -> list[str]:
+    def modes(self) -> list[str]:
         if self.kind == "sealed":
             return [f"transparent@{self.host}:{self.transparent_port}", f"dns@{self.host}:{self.dns_port}"]
         if self.kind == "wireguard":
@@ -127,7 +127,7 @@ class CaptureProxy:
         self.incarnation += 1
         self.capture = self.folder / f"{self.name}-{self.incarnation}.mitm"
         self.captures.append(self.capture)
-        modes = [f"regular@{self.host}:{self.port}", *self.listeners.modes(self.host, self.port)]
+        modes = [f"regular@{self.host}:{self.port}", *self.listeners.modes()]
         cmd = self.prefix + mitmdump_command() + [
             "--quiet", *(a for m in modes for a in ("--mode", m)),
             "--set", f"confdir={self.confdir}",

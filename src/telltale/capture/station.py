@@ -29,7 +29,6 @@ class Witness:
     pcap: Path
     device_ip: str
     recorder: boundary.PacketRecorder
-    control: set[tuple[str, int]] = field(default_factory=set)
     names: dict[str, str] = field(default_factory=dict)  # address -> the name the lab knows for it
     capture_ip: str = ""  # the lab's side of the link (only the seal probe talks to it)
 
@@ -78,7 +77,8 @@ class Witness:
         rec = packets.read(self.pcap, self.device_ip, since=since, until=until)
         if rec.damaged:
             return [], [f"packet record: {rec.damaged}"], {}
-        r = reconcile.reconcile(rec, flows, tls_failures, self.control)
+        # The harness's own connections are left out of the record (boundary.control_filter).
+        r = reconcile.reconcile(rec, flows, tls_failures)
         summary = r.summary()
         # A TCP connection that carried nothing from the device (a keep-alive connection of an
         # earlier window closing, a connect with no data) has nothing to examine.
@@ -124,7 +124,6 @@ class Station:
         self.network: boundary.SealedNetwork | None = None
         self.witness: Witness | None = None
         self.proxy: CaptureProxy | None = None
-        self.timings: dict[str, float] = {}
         self.proof: dict = {}
 
     @property
@@ -132,7 +131,6 @@ class Station:
         return self.device.boundary
 
     def start(self) -> CaptureProxy:
-        t0 = time.monotonic()
         d = self.device
         hosts = {h: str(ip) for h, ip in d.proxy.hosts.items()}
         try:
@@ -148,7 +146,6 @@ class Station:
         except BaseException:
             self.stop()
             raise
-        self.timings["start"] = time.monotonic() - t0
         return self.proxy
 
     def _start_sealed(self, hosts: dict[str, str]) -> CaptureProxy:
@@ -192,7 +189,7 @@ class Station:
     def prove(self, proxy: CaptureProxy) -> None:
         """The seal holds: its shape is right, a probe to an outside address lands in the capture,
         nothing reaches this machine's services, and the packet record sees what was dropped.
-        Else SetupError, which makes every scenario of the device broken."""
+        Else CaptureBroken, which makes every scenario of the device broken."""
         net, w = self.network, self.witness
         assert net is not None and w is not None
         t0 = time.monotonic()
@@ -236,14 +233,12 @@ class Station:
         return self.network.slot.device_ip if self.network and self.network.slot else "127.0.0.1"
 
     def stop(self) -> None:
-        t0 = time.monotonic()
         if self.proxy is not None:
             self.proxy.stop()
         if self.witness is not None:
             self.witness.recorder.stop()
         if self.network is not None:
             self.network.teardown()
-        self.timings["stop"] = time.monotonic() - t0
 
 
 def require_boundary(device: Device) -> None:
