@@ -1,8 +1,10 @@
 """A browser on a device, driven through Appium: one session, reused, reset between scenarios.
 
 For the embedded default the browser is Debian's Chromium behind Appium's
-chromium driver (capabilities measured in FACTS.md). The session is started
-with the capture proxy as the browser's only way out.
+chromium driver (platformName linux, browserName chrome, the system chromedriver,
+`goog:chromeOptions`, one chromedriver port per session). On a sealed device it runs
+inside the device's namespace with no proxy flag; on a `proxy` device its proxy
+setting is the capture.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from telltale.inventory import Device
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
-# Quiet headless Chromium as root (FACTS.md); what remains is known baseline noise.
+# Quiet headless Chromium as root; what remains is known baseline noise (update checks about
+# every minute, the account list at start, a favicon per host).
 QUIET_ARGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--no-first-run", "--disable-background-networking", "--disable-component-update",

@@ -1,7 +1,7 @@
 """Evidence for a window: its HAR and its findings, in forms a person can read.
 
-mitmproxy's HAR export decodes bodies without a size cap (FACTS.md: a bomb
-runs out of memory there), so bodies are handed to it as they were sent: the
+mitmproxy's HAR export decodes bodies without a size cap (a 10 GiB gzip, brotli or
+zstd bomb ran a process out of memory there), so bodies are handed to it as they were sent: the
 Content-Encoding header is moved aside, and the compressed bytes land in the
 HAR base64-encoded, byte-exact, never inflated.
 """

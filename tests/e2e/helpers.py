@@ -37,9 +37,9 @@ def labels(result: dict, name: str) -> list[str]:
     return [lab["value"] for lab in result.get("labels", []) if lab["name"] == name]
 
 
-# Chromium's own housekeeping (FACTS.md), not caused by any page: such requests carry
-# no fetch metadata or Sec-Fetch-Site "none", while whatever a page loads says where
-# it came from (cross-site, same-origin...).
+# Chromium's own housekeeping (update checks, the account list, network time), not caused by
+# any page: such requests carry no fetch metadata or Sec-Fetch-Site "none", while whatever
+# a page loads says where it came from (cross-site, same-origin...).
 BROWSER_OWN = ("update.googleapis.com/service/update2", "clients2.google.com/time/",
                "accounts.google.com/ListAccounts")
 
