@@ -2,7 +2,11 @@
 
 Scenarios are matched by feature file, scenario name, Examples values and
 device. A requirement is newly failed, fixed, still failing or newly broken;
-exit 1 when anything newly fails, so a release pipeline can stop on it.
+a scenario of the old run that the new run lacks is missing, one only the new
+run has is added. Exit 1 when anything newly fails or is missing, so a release
+pipeline stops on it: a smaller run must not pass for a clean one. A run that
+leaves scenarios out on purpose is compared with `--accept-missing`, which
+still lists them.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from pathlib import Path
 
 from telltale.errors import TelltaleError
 
+ABSENT = "absent"
+
 
 @dataclass(frozen=True)
 class Change:
@@ -24,13 +30,43 @@ class Change:
     new: str
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise TelltaleError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise TelltaleError(f"{path}: not UTF-8 text (byte {e.start})") from None
+
+
 def _device_default(run: Path) -> str:
     env = run / "allure-results" / "environment.properties"
     if env.exists():
-        for line in env.read_text().splitlines():
+        for line in _read(env).splitlines():
             if line.startswith("device="):
                 return line.partition("=")[2]
     return "unknown"
+
+
+def _pairs(items: object, exclude: str = "") -> list[tuple[str, str]]:
+    """(name, value) of Allure labels or parameters; entries of another shape are skipped."""
+    if not isinstance(items, list):
+        return []
+    return [(str(i["name"]), str(i["value"])) for i in items
+            if isinstance(i, dict) and "name" in i and "value" in i and i["name"] != exclude]
+
+
+def _result(f: Path) -> dict:
+    """One Allure result; a file that is no result at all stops the comparison, naming it."""
+    try:
+        r = json.loads(_read(f))
+    except ValueError as e:
+        raise TelltaleError(f"{f}: unreadable result: {e}") from None
+    if not isinstance(r, dict):
+        raise TelltaleError(f"{f}: not an Allure result (a JSON object is expected)")
+    if not isinstance(r.get("fullName") or r.get("name"), str):
+        raise TelltaleError(f"{f}: not an Allure result (no name to match the scenario by)")
+    return r
 
 
 def load(run: Path) -> dict[tuple, tuple[str, str, str]]:
@@ -38,31 +74,36 @@ def load(run: Path) -> dict[tuple, tuple[str, str, str]]:
     folder = run / "allure-results"
     if not folder.is_dir():
         raise TelltaleError(f"{run}: not a run folder (no allure-results/)")
+    files = sorted(folder.glob("*-result.json"))
+    if not files:
+        raise TelltaleError(f"{folder}: no *-result.json: not a finished run")
     default = _device_default(run)
     out = {}
-    for f in sorted(folder.glob("*-result.json")):
-        try:
-            r = json.loads(f.read_text())
-        except ValueError as e:
-            raise TelltaleError(f"{f}: unreadable result: {e}") from None
-        labels = {}
-        for lab in r.get("labels", []):
-            labels.setdefault(lab["name"], lab["value"])
+    for f in files:
+        r = _result(f)
+        labels = dict(reversed(_pairs(r.get("labels"))))  # the first of a repeated label counts
         device = labels.get("device", default)
-        params = tuple(sorted((p["name"], p["value"]) for p in r.get("parameters", [])
-                              if p["name"] != "device"))
+        params = tuple(sorted(_pairs(r.get("parameters"), exclude="device")))
         key = (r.get("fullName") or r.get("name"), params, device)
-        out[key] = (labels.get("requirement", "-"), r.get("name", "?"), r.get("status", "unknown"))
+        status = r.get("status")
+        name = r.get("name")
+        out[key] = (labels.get("requirement", "-"), name if isinstance(name, str) else key[0],
+                    status if isinstance(status, str) else "unknown")
     return out
 
 
 def compare(old: dict, new: dict) -> dict[str, list[Change]]:
     res: dict[str, list[Change]] = {"new_failures": [], "fixed": [], "still_failing": [],
-                                    "newly_broken": []}
+                                    "newly_broken": [], "missing": [], "added": []}
     for key in sorted(old.keys() | new.keys(), key=str):
-        req, name, new_status = new.get(key, (old[key][0], old[key][1], "absent"))
-        old_status = old[key][2] if key in old else "absent"
+        req, name, _ = new[key] if key in new else old[key]
+        old_status = old[key][2] if key in old else ABSENT
+        new_status = new[key][2] if key in new else ABSENT
         change = Change(req, name, key[2], old_status, new_status)
+        if new_status == ABSENT:
+            res["missing"].append(change)
+        elif old_status == ABSENT:
+            res["added"].append(change)
         if new_status == "failed":
             res["still_failing" if old_status == "failed" else "new_failures"].append(change)
         elif old_status == "failed" and new_status == "passed":
@@ -72,21 +113,59 @@ def compare(old: dict, new: dict) -> dict[str, list[Change]]:
     return res
 
 
+def _scope(changes: list[Change]) -> str:
+    """`N scenario(s) (requirements X, Y; devices Z)`: what a set of scenarios covers."""
+    if not changes:
+        return "0 scenario(s)"
+    reqs = ", ".join(sorted({c.requirement for c in changes}))
+    devices = ", ".join(sorted({c.device for c in changes}))
+    return f"{len(changes)} scenario(s) (requirements {reqs}; devices {devices})"
+
+
+def _heading(kind: str, changes: list[Change]) -> str:
+    if kind == "missing":
+        return f"missing in new run: {_scope(changes)}"
+    if kind == "added":
+        return f"added in new run: {_scope(changes)}"
+    return f"{kind.replace('_', ' ')}: {len(changes)}"
+
+
+def _gate(result: dict[str, list[Change]], accept_missing: bool) -> tuple[int, str]:
+    """The exit status and the line that says why."""
+    reasons = []
+    if result["new_failures"]:
+        reasons.append(f"{len(result['new_failures'])} new failure(s)")
+    missing = len(result["missing"])
+    if missing and not accept_missing:
+        reasons.append(f"{missing} scenario(s) missing in the new run (--accept-missing accepts them)")
+    accepted = ""
+    if missing and accept_missing:
+        accepted = f" ({missing} missing scenario(s) accepted with --accept-missing)"
+    if reasons:
+        return 1, f"gate: failed: {'; '.join(reasons)}{accepted}"
+    return 0, f"gate: passed{accepted}"
+
+
 def _cmd(args: argparse.Namespace) -> int:
     result = compare(load(Path(args.old)), load(Path(args.new)))
+    status, verdict = _gate(result, args.accept_missing)
     if args.format == "json":
         print(json.dumps({k: [asdict(c) for c in v] for k, v in result.items()}, indent=1))
-    else:
-        for kind, changes in result.items():
-            print(f"{kind.replace('_', ' ')}: {len(changes)}")
-            for c in changes:
-                print(f"  {c.requirement:12} {c.device:22} {c.old:>8} -> {c.new:8} {c.scenario}")
-    return 1 if result["new_failures"] else 0
+        return status
+    for kind, changes in result.items():
+        print(_heading(kind, changes))
+        for c in changes:
+            print(f"  {c.requirement:12} {c.device:22} {c.old:>8} -> {c.new:8} {c.scenario}")
+    print(verdict)
+    return status
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("diff", help="compare two runs: new failures, fixed, still failing, newly broken")
+    p = sub.add_parser("diff", help="compare two runs: new failures, fixed, still failing, newly broken, "
+                                    "missing and added scenarios")
     p.add_argument("old")
     p.add_argument("new")
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--accept-missing", action="store_true",
+                   help="scenarios of OLD that NEW lacks do not fail the comparison (still listed)")
     p.set_defaults(func=_cmd)

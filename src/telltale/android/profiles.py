@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-import yaml
-
+from telltale import yamlconfig
 from telltale.errors import ConfigError
 
 PROFILES = Path(__file__).with_name("profiles.yaml")
@@ -55,10 +54,6 @@ class Profiles(BaseModel):
 
 
 def load(path: Path = PROFILES) -> Profiles:
-    try:
-        return Profiles.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: {e}") from None
-    except ValidationError as e:
-        err = e.errors()[0]
-        raise ConfigError(f"{path}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    """Read strictly, as devices.yaml is: an error names the file, the line and the field."""
+    data, positions = yamlconfig.compose(yamlconfig.read_text(path), str(path))
+    return yamlconfig.validate(Profiles, data, str(path), positions)

@@ -8,12 +8,16 @@ Lists, all read offline:
   third-party requests): a rule for one path or one site says nothing about the host.
 - oem-telemetry: hosts named in public research on OEM analytics, curated in
   data/oem_telemetry.yaml with their sources.
-- files a policy names (one host a line, or ``||host^`` rules).
+- files a policy names: one host a line, hosts-file lines (``0.0.0.0 host``) or AdBlock
+  whole-host rules (``||host^``). Any other line (a YAML or JSON list, a rule for one path)
+  is refused with its line, and so is a list with no host: read as nothing, it would let
+  the hosts it names pass unflagged.
 A host no list names is reported as not known to be a tracker, which is not "allowed".
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable
@@ -21,8 +25,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
+from telltale import yamlconfig
 from telltale.destinations.datasets import Dataset, node_modules
 from telltale.errors import ConfigError, SetupError
 
@@ -38,6 +41,16 @@ _HOST_MODIFIERS = {
     "xhr", "ping", "beacon", "other", "subdocument", "media", "font", "websocket", "object", "document",
 }
 _HOST = re.compile(r"^[a-z0-9*][a-z0-9*.-]*\.[a-z0-9*-]+$")
+# A user's list: DNS labels (underscores occur in real names), the last one not a number.
+_LABEL = r"[a-z0-9_*](?:[a-z0-9_*-]*[a-z0-9_*])?"
+_USER_HOST = re.compile(rf"(?:{_LABEL}\.)+[a-z*](?:[a-z0-9*-]*[a-z0-9*])?")
+_ADBLOCK_HEADER = re.compile(r"\[(?:adblock|ublock|adguard)[^\]]*\]", re.I)
+# Names every hosts file carries for the machine itself: not trackers, not errors.
+_HOSTS_FILE_OWN = frozenset({
+    "localhost", "localhost.localdomain", "local", "broadcasthost", "ip6-localhost", "ip6-loopback",
+    "ip6-localnet", "ip6-mcastprefix", "ip6-allnodes", "ip6-allrouters", "ip6-allhosts", "0.0.0.0",
+})
+_FORMATS = "one host a line, hosts-file lines (0.0.0.0 host) or AdBlock rules (||host^)"
 
 
 @dataclass(frozen=True)
@@ -173,7 +186,7 @@ def adguard(root: Path | None = None) -> HostList:
 
 @lru_cache(maxsize=1)
 def oem() -> HostList:
-    doc = yaml.safe_load(_OEM_FILE.read_text(encoding="utf-8"))
+    doc, _ = yamlconfig.compose(_OEM_FILE.read_text(encoding="utf-8"), str(_OEM_FILE))
     names, wild, notes = set(), set(), []
     for entry in doc["hosts"]:
         p = entry["pattern"].lower()
@@ -184,13 +197,90 @@ def oem() -> HostList:
     return HostList(ds, frozenset(names), tuple(sorted(wild)), tuple(notes))
 
 
-def from_file(path: Path) -> HostList:
-    """A user's list: one host a line, or adblock `||host^` rules."""
+def _host(token: str, line: str, wildcards: bool = True) -> str:
+    host = token.lower().rstrip(".")
+    if not _USER_HOST.fullmatch(host) or (not wildcards and "*" in host):
+        raise ValueError(f"{token!r}{'' if token == line else f' in {line!r}'} is not a host name")
+    return host
+
+
+def _adblock_rule(line: str) -> list[tuple[str, str]]:
+    """`||host^` (with modifiers that only narrow it), `@@||host^`, `...$badfilter`: (verdict, host)."""
+    exception = line.startswith("@@")
+    rule, _, mods = line.removeprefix("@@").partition("$")
+    modifiers = {m.strip().lower() for m in mods.split(",")} if mods else set()
+    rule = rule.removesuffix("|")
+    if not (rule.startswith("||") and rule.endswith("^")) or "/" in rule:
+        raise ValueError(f"{line!r} is not a whole-host AdBlock rule (||host^): it names part of a site")
+    host = _host(rule[2:-1], line)
+    if odd := modifiers - _HOST_MODIFIERS - {"badfilter"}:
+        raise ValueError(f"{line!r} is limited to some sites or requests (${', $'.join(sorted(odd))}): "
+                         "not a whole-host rule")
+    if "badfilter" in modifiers:
+        return [("cancel", host)]
+    if exception:  # only `@@||host^` clears the whole host; a narrowed exception leaves it listed
+        return [] if modifiers else [("except", host)]
+    return [("block", host)]
+
+
+def _hosts_line(line: str) -> list[tuple[str, str]]:
+    """`host`, or `ADDRESS host [host...]` as in a hosts file (its own names skipped)."""
+    tokens = re.split(r"\s#", line, maxsplit=1)[0].split()  # `0.0.0.0 host # why`
     try:
-        text = path.read_text(encoding="utf-8")
+        ipaddress.ip_address(tokens[0])
+    except ValueError:
+        if len(tokens) > 1:
+            raise ValueError(f"{line!r} is not one host name") from None
+        return [("block", _host(tokens[0], line))]
+    if len(tokens) == 1:
+        raise ValueError(f"{line!r} is an address with no host name")
+    names = [t for t in tokens[1:] if t.lower() not in _HOSTS_FILE_OWN]
+    return [("block", _host(t, line, wildcards=False)) for t in names]
+
+
+def _looks_like(line: str) -> str | None:
+    if line[0] in "{[\"":
+        return "JSON"
+    if line.startswith(("- ", "---")) or re.match(r"[\w.*-]+\s*:(\s|$)", line):
+        return "YAML"
+    return None
+
+
+def _list_rules(line: str) -> list[tuple[str, str]]:
+    """What one line of a user's list says: (block|except|cancel, host); ValueError if nothing sure."""
+    if not line or line[0] in "!#" or _ADBLOCK_HEADER.fullmatch(line):
+        return []
+    if kind := _looks_like(line):
+        raise ValueError(f"this looks like {kind}, which a tracker list is not: write {_FORMATS}")
+    if line.startswith(("|", "@@")) or "^" in line or "$" in line:
+        return _adblock_rule(line)
+    return _hosts_line(line)
+
+
+def parse_list(text: str, source: str) -> tuple[set[str], set[str]]:
+    """A user's list, strictly: (names, wildcards); ConfigError with file:line on a line it cannot read."""
+    rules: dict[str, set[str]] = {"block": set(), "except": set(), "cancel": set()}
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            for verdict, host in _list_rules(line.strip()):
+                rules[verdict].add(host)
+        except ValueError as e:
+            raise ConfigError(f"{source}:{n}: {e}") from None
+    blocked = rules["block"] - rules["except"] - rules["cancel"]
+    if not blocked:
+        raise ConfigError(f"{source}: no tracker host in this list, so it would flag nothing ({_FORMATS})")
+    return {h for h in blocked if "*" not in h}, {h for h in blocked if "*" in h}
+
+
+def from_file(path: Path) -> HostList:
+    """A user's list in one of the formats lists are shared in; refused, with its line, if it is not one."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read tracker list: {e.strerror}") from None
-    names, wild, _ = parse_host_rules(text.splitlines())
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: tracker list is not UTF-8 text (byte {e.start})") from None
+    names, wild = parse_list(text, str(path))
     ds = Dataset(path.name, path.name, "tracker list", "local", "local", "as its owner says", str(path))
     return HostList(ds, frozenset(names), tuple(sorted(wild)))
 
