@@ -39,7 +39,10 @@ def test_json_has_one_row_per_host(tmp_path, capsys):
     rows = {r["host"]: r for r in json.loads(capsys.readouterr().out)["destinations"]}
     assert set(rows) == {"tracking.intl.miui.com", "yandex.ru", "tt-1.example.net"}
     t = rows["tracking.intl.miui.com"]
-    assert (t["domain"], t["ips"], t["country"], t["requests"]) == ("miui.com", ["47.241.10.20"], "SG", 2)
+    # A cloud's Singapore range, registered to its US entity: both sources are shown.
+    assert (t["domain"], t["ips"], t["country"], t["requests"]) == ("miui.com", ["47.241.10.20"], "SG|US", 2)
+    assert [(a["dataset"], a["country"]) for a in t["countries"]] == [
+        ("dbip-country-lite", "SG"), ("geo-whois-asn-country", "US")]
     assert "oem-telemetry" in t["tracker"] and t["bytes_sent"] > 0
     assert rows["yandex.ru"]["country"] == "RU" and rows["yandex.ru"]["bytes_sent"] > 1000
     assert rows["tt-1.example.net"]["ips"] == [] and rows["tt-1.example.net"]["country"] is None

@@ -30,7 +30,9 @@ def test_each_step_gives_the_verdict_it_should(ready, tmp_path):
     def message(name: str) -> str:
         return res[name]["statusDetails"]["message"]
 
-    assert "Singapore (dbip-country-lite)" in message("Telemetry to a server in Singapore")
+    singapore = message("Telemetry to a server in Singapore")
+    assert "Singapore, sources disagree: SG (dbip-country-lite 2026-" in singapore
+    assert "US (geo-whois-asn-country 2026-" in singapore and "nro.net" in singapore
     assert "pinned.example.org" in message("A pinning client leaves traffic unexamined")
     attached = [a["name"] for s in res["A clean window"]["steps"] for a in s.get("attachments", [])]
     assert "destinations: trackers" in attached and "destinations: unexamined" in attached

@@ -10,15 +10,15 @@ violations nor unaccepted unexamined traffic: unknown is never allowed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mitmproxy.flow import Flow
 
 from telltale.destinations import geo as geo_mod
 from telltale.destinations import trackers as trackers_mod
-from telltale.destinations.datasets import Dataset
-from telltale.destinations.geo import GeoDB
+from telltale.destinations.datasets import Dataset, data_lines
+from telltale.destinations.geo import CountryAnswer, CountryEvidence, GeoSources
 from telltale.destinations.policy import Policy
 from telltale.destinations.trackers import TrackerDB
 from telltale.destinations.transport import Contact, Unexamined, contacts, tls_refusals
@@ -33,14 +33,22 @@ class Finding:
     verdict: str  # violation | unexamined | accepted
     host: str  # "?" when unknown
     ip: str  # "?" when unknown
-    country: str  # ISO code, or "?"
+    country: str  # ISO code, or "?": the forbidden one a source gives, else the first source's
     matched: str  # the list, pattern or reason that decided
     detail: str = ""
     count: int = 1  # flows (or refused handshakes) this row stands for
     accepted_by: str = ""
+    countries: tuple[CountryAnswer, ...] = ()  # every source's answer for `ip`, named and dated
+
+    @property
+    def where(self) -> str:
+        """The country column: `PL|US` when the sources disagree (see CountryEvidence.short)."""
+        return CountryEvidence(self.ip, self.countries).short if self.countries else self.country
 
     def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["countries"] = [a.to_dict() for a in self.countries]
+        return d
 
 
 @dataclass(frozen=True)
@@ -73,13 +81,13 @@ class RuleResult:
 class Lookups:
     """The offline data a judgement reads (opened once per run; lookups are pure)."""
 
-    geo: GeoDB | None = None
+    geo: GeoSources | None = None
     trackers: TrackerDB | None = None
     _country_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def country(self, ip: str | None) -> geo_mod.CountryAnswer:
+    def country(self, ip: str | None) -> CountryEvidence:
         if self.geo is None:
-            return geo_mod.CountryAnswer(ip, None, "none", "no IP->country database")
+            return CountryEvidence(ip, (CountryAnswer(ip, None, "none", "no IP->country database"),))
         if ip not in self._country_cache:
             self._country_cache[ip] = self.geo.country(ip)
         return self._country_cache[ip]
@@ -89,7 +97,7 @@ class Lookups:
 
     @property
     def datasets(self) -> tuple[Dataset, ...]:
-        return ((self.geo.dataset,) if self.geo else ()) + (self.trackers.datasets if self.trackers else ())
+        return (self.geo.datasets if self.geo else ()) + (self.trackers.datasets if self.trackers else ())
 
 
 def lookups_for(policy: Policy, root: Path | None = None, *, geo: bool = True,
@@ -97,7 +105,8 @@ def lookups_for(policy: Policy, root: Path | None = None, *, geo: bool = True,
     """Open the datasets the policy names (the defaults from node_modules, or the user's files)."""
     g = None
     if geo:
-        g = (geo_mod.open_mmdb(policy.geoip, policy.geoip_kind) if policy.geoip else geo_mod.default(root))
+        own = geo_mod.open_mmdb(policy.geoip, policy.geoip_kind) if policy.geoip else None
+        g = geo_mod.sources(root, own)
     t = trackers_mod.load(policy.tracker_lists, policy.tracker_files, root) if trackers else None
     return Lookups(g, t)
 
@@ -110,28 +119,37 @@ def _grouped(rows: Iterable[Finding]) -> tuple[Finding, ...]:
         key = (r.rule, r.verdict, r.host, r.ip, r.country, r.matched, r.accepted_by)
         first.setdefault(key, r)  # its detail (a URL) stands as the example
         counts[key] = counts.get(key, 0) + 1
-    return tuple(Finding(**{**first[k].to_dict(), "count": n}) for k, n in counts.items())
+    return tuple(replace(first[k], count=n) for k, n in counts.items())
 
 
-def _cc(lk: Lookups | None, ip: str | None) -> str:
+def _where(lk: Lookups | None, ip: str | None) -> tuple[str, tuple[CountryAnswer, ...]]:
+    """The first source's country (or "?") and every source's answer, for a finding's columns."""
     if lk is None or lk.geo is None or ip is None:
-        return "?"
-    return lk.country(ip).country or "?"
+        return "?", ()
+    ev = lk.country(ip)
+    return ev.country or "?", ev.answers
+
+
+def _placed_by(lk: Lookups | None, rows: Sequence[Finding]) -> tuple[Dataset, ...]:
+    """The country datasets, when a finding shows their answers: their licences ask for credit."""
+    return lk.geo.datasets if lk is not None and lk.geo is not None and any(r.countries for r in rows) else ()
 
 
 def _unexamined(rule: str, policy: Policy, kind: str, host: str | None, ip: str | None,
-                country: str, why: str, detail: str = "") -> Finding:
+                country: str, why: str, detail: str = "",
+                countries: tuple[CountryAnswer, ...] = ()) -> Finding:
     acc = policy.acceptance(kind, host, ip)
     return Finding(rule, "accepted" if acc else "unexamined", host or "?", ip or "?", country,
-                   f"{kind}: {why}", detail, accepted_by=acc.name if acc else "")
+                   f"{kind}: {why}", detail, accepted_by=acc.name if acc else "", countries=countries)
 
 
 def _refusals(rule: str, policy: Policy, refused: Sequence[Unexamined], lk: Lookups | None) -> list[Finding]:
     out = []
     for u in refused:
-        out.append(_unexamined(rule, policy, "tls-refused", u.host, u.ip, _cc(lk, u.ip),
+        cc, answers = _where(lk, u.ip)
+        out.append(_unexamined(rule, policy, "tls-refused", u.host, u.ip, cc,
                                "the client refused the proxy's TLS (pinning?): its traffic was not seen",
-                               u.detail))
+                               u.detail, answers))
     return out
 
 
@@ -144,10 +162,11 @@ def check_allowlist(cs: Sequence[Contact], policy: Policy, refused: Sequence[Une
             rows.append(_unexamined(ALLOWLIST, policy, "unknown-host", None, c.ip, "?",
                                     "destination host unknown", c.url))
         elif policy.allows(c.host) is None:
-            rows.append(Finding(ALLOWLIST, "violation", c.host, c.ip or "?", _cc(lk, c.ip),
-                                "not in the allowlist", c.url))
+            cc, answers = _where(lk, c.ip)
+            rows.append(Finding(ALLOWLIST, "violation", c.host, c.ip or "?", cc,
+                                "not in the allowlist", c.url, countries=answers))
     rows += _refusals(ALLOWLIST, policy, refused, lk)
-    return RuleResult(ALLOWLIST, _grouped(rows))
+    return RuleResult(ALLOWLIST, _grouped(rows), _placed_by(lk, rows))
 
 
 def check_trackers(cs: Sequence[Contact], policy: Policy, lk: Lookups,
@@ -161,15 +180,23 @@ def check_trackers(cs: Sequence[Contact], policy: Policy, lk: Lookups,
             continue
         hits = lk.tracker(c.host)
         if hits:
-            rows.append(Finding(TRACKERS, "violation", c.host, c.ip or "?", _cc(lk, c.ip),
-                                "; ".join(f"{m.list}: {m.rule}" for m in hits), c.url))
+            cc, answers = _where(lk, c.ip)
+            rows.append(Finding(TRACKERS, "violation", c.host, c.ip or "?", cc,
+                                "; ".join(f"{m.list}: {m.rule}" for m in hits), c.url, countries=answers))
     rows += _refusals(TRACKERS, policy, refused, lk)
-    return RuleResult(TRACKERS, _grouped(rows), lk.trackers.datasets if lk.trackers else ())
+    lists = lk.trackers.datasets if lk.trackers else ()
+    return RuleResult(TRACKERS, _grouped(rows), lists + _placed_by(lk, rows))
 
 
 def check_countries(cs: Sequence[Contact], policy: Policy, lk: Lookups, forbidden: Iterable[str],
                     refused: Sequence[Unexamined] = ()) -> RuleResult:
-    """No server of the traffic is located in a forbidden country; an unknown country is unexamined."""
+    """No server of the traffic is placed in a forbidden country by ANY source; unknown is unexamined.
+
+    One source placing it there is enough when the others say elsewhere (free databases
+    disagree, and a silent pass on the friendlier answer is what a leak hides behind); the
+    finding names each source's country and date and says they disagree, so the reader sees
+    the verdict is contested. A source that does not know is shown; the one that knows decides.
+    """
     forbidden = tuple(forbidden)
     rows: list[Finding] = []
     for c in cs:
@@ -178,15 +205,23 @@ def check_countries(cs: Sequence[Contact], policy: Policy, lk: Lookups, forbidde
                                     "server address unknown (no connection, not in the offline host map)",
                                     c.url))
             continue
-        ans = lk.country(c.ip)
-        if ans.country is None:
+        ev = lk.country(c.ip)
+        hit = [code for code in ev.codes if code in forbidden]
+        if not ev.codes:
             rows.append(_unexamined(COUNTRIES, policy, "unknown-country", c.host, c.ip, "?",
-                                    f"country unknown: {ans.reason}", c.url))
-        elif ans.country in forbidden:
-            rows.append(Finding(COUNTRIES, "violation", c.host or "?", c.ip, ans.country,
-                                f"{geo_mod.country_name(ans.country)} ({ans.source})", c.url))
+                                    f"country unknown: {ev.reason}", c.url, ev.answers))
+        elif hit:
+            rows.append(Finding(COUNTRIES, "violation", c.host or "?", c.ip, hit[0],
+                                forbidden_text(hit, ev), c.url, countries=ev.answers))
     rows += _refusals(COUNTRIES, policy, refused, lk)
-    return RuleResult(COUNTRIES, _grouped(rows), (lk.geo.dataset,) if lk.geo else ())
+    return RuleResult(COUNTRIES, _grouped(rows), lk.geo.datasets if lk.geo else ())
+
+
+def forbidden_text(hit: Sequence[str], ev: CountryEvidence) -> str:
+    """`Singapore, sources disagree: SG (dbip-country-lite 2026-06-01) / US (geo-whois-asn-country
+    2026-06-17)`: the verdict first, so a cut column still says the sources disagree."""
+    names = ", ".join(geo_mod.country_name(code) for code in hit)
+    return f"{names}{', sources disagree' if ev.disagree else ''}: {ev.listing}"
 
 
 def check_encryption(cs: Sequence[Contact], policy: Policy) -> RuleResult:
@@ -272,18 +307,20 @@ class Destination:
     """One row of `telltale destinations`: a host and what went to it."""
 
     host: str
-    domain: str
+    domain: str  # the registrable domain; an IP literal's is its address (8.8.8.8, [2001:db8::1])
     ips: tuple[str, ...]
-    country: str  # one code, several joined by "," or "?"
+    country: str  # one address's `CountryEvidence.short` (US, PL|US, US|?), several joined by ","; "?"
     tracker: str  # the lists that name it, "" if none
     requests: int
     bytes_sent: int
+    countries: tuple[CountryAnswer, ...] = ()  # every source's answer for every address
 
     def to_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["ips"] = list(self.ips)
         d["tracker"] = self.tracker or None
         d["country"] = None if self.country == "?" else self.country
+        d["countries"] = [a.to_dict() for a in self.countries]
         return d
 
 
@@ -296,11 +333,13 @@ def summarise(cs: Iterable[Contact], lk: Lookups) -> tuple[Destination, ...]:
     out = []
     for host, group in sorted(by_host.items(), key=lambda kv: (-sum(c.bytes_sent for c in kv[1]), kv[0])):
         ips = tuple(sorted({c.ip for c in group if c.ip}))
-        countries = sorted({lk.country(ip).country or "?" for ip in ips}) or ["?"]
+        evidence = [lk.country(ip) for ip in ips]
+        short = sorted({ev.short for ev in evidence}) or ["?"]
         hits = lk.tracker(host) if host != "?" else ()
         out.append(Destination(host, registrable_domain(host) if host != "?" else "?", ips,
-                               ",".join(countries), ", ".join(f"{m.list}: {m.rule}" for m in hits),
-                               sum(c.requests for c in group), sum(c.bytes_sent for c in group)))
+                               ",".join(short), ", ".join(f"{m.list}: {m.rule}" for m in hits),
+                               sum(c.requests for c in group), sum(c.bytes_sent for c in group),
+                               tuple(a for ev in evidence for a in ev.answers)))
     return tuple(out)
 
 
@@ -309,19 +348,22 @@ def _cut(v: str, width: int = 60) -> str:
 
 
 def table(findings: Sequence[Finding], datasets: Sequence[Dataset] = ()) -> str:
-    """A fixed-width table a reviewer reads in the report: one finding a row, sources below."""
+    """A fixed-width table a reviewer reads in the report: one finding a row, then each address's
+    answer from every country source (uncut: the column may be), then the data and its credits."""
     if not findings:
         body = "(no findings)"
     else:
         head = ("verdict", "host", "IP", "country", "matched", "flows", "accepted by")
-        rows = [(f.verdict, f.host, f.ip, f.country, f.matched, str(f.count), f.accepted_by or "-")
+        rows = [(f.verdict, f.host, f.ip, f.where, f.matched, str(f.count), f.accepted_by or "-")
                 for f in sorted(findings, key=lambda f: (f.verdict != "violation", f.verdict, f.host))]
         widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) for i, h in enumerate(head)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         body = "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))]
                          + [fmt.format(*(_cut(v) for v in r)) for r in rows])
+        placed = {f.ip: CountryEvidence(f.ip, f.countries) for f in findings if f.countries}
+        if placed:
+            lines = [f"{ip}: {ev}" for ip, ev in sorted(placed.items())]
+            body += "\n\ncountries: " + "\n           ".join(lines)
     if datasets:
-        body += "\n\ndata: " + "\n      ".join(d.line() for d in datasets)
-        if any(d.name == "dbip-country-lite" for d in datasets):
-            body += f"\n      {geo_mod.ATTRIBUTION}"
+        body += "\n\n" + data_lines(datasets)
     return body
