@@ -77,7 +77,8 @@ class TrackerSettings(BaseModel):
 
     lists: tuple[Literal["adguard-tracking-protection", "oem-telemetry"], ...] = trackers.DEFAULT_LISTS
     files: tuple[str, ...] = Field(
-        (), description="extra lists (host a line or ||host^), relative to policy.yaml")
+        (), description="extra lists (a host a line, hosts-file lines or ||host^ rules), "
+        "relative to policy.yaml")
 
 
 class GeoSettings(BaseModel):
