@@ -165,12 +165,15 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         bad_total += len(bad) + (0 if rows else 1)
         print(f"selftest: {caught} of {expected} expected failures caught on {dev.name}; "
               f"{len(bad)} expectation(s) not met" + ("" if rows else "; no scenario ran"))
-    if not ran:
-        print("selftest: no scenario ran: that is not a pass")
-        return 1
+    if code in (130, 143):  # the run was interrupted (SIGINT, SIGTERM): say so, not a verdict
+        return code
+    if not ran:  # not a pass, and not a lab that missed a leak either: nothing was judged
+        print("selftest: no scenario ran: that is not a pass (could not judge)")
+        return 2
     if code not in (0, 1):  # 1: requirements failed, as they must here
         print(f"selftest: the run itself ended with exit code {code}")
-        return 1
+        if not bad_total:  # what ran held, but the run broke: no verdict on the lab
+            return 2
     return 1 if bad_total else 0
 
 

@@ -24,6 +24,7 @@ SERVER_IP_KEY = "telltale.server_ip"  # offline upstream: the address the host m
 ORIGINAL_KEY = "telltale.original_address"  # offline raw TCP/UDP went to a sink; "ip:port" it was for
 UNEXAMINED_KEY = "telltale.unexamined"  # a flow made from the packet record: traffic the proxy never read
 SERVER_NAME_KEY = "telltale.server_name"  # the lab's name for a nameless flow's address (DNS, host map)
+EMPTY_CAPTURE = "no flows in it: an empty capture is not a clean one"  # nothing read is nothing judged
 
 
 def original_address(f: mflow.Flow) -> tuple[str, int] | None:
@@ -222,11 +223,17 @@ def read_records(path: str | Path, start: int = 0, end: int | None = None) -> It
             yield record_of_state(path, index, state)
 
 
-def read_flows(path: str | Path) -> Iterator[mflow.Flow]:
-    """Yield the intact flows of a flow file, skipping damaged records."""
+def read_flows(path: str | Path, errors: list[CaptureFileError] | None = None) -> Iterator[mflow.Flow]:
+    """Yield the intact flows of a flow file; each damaged record goes to `errors`.
+
+    Without `errors` damage is skipped unseen: only for a reader that learns of it elsewhere
+    (a test of intact files). A verdict read this way would call a damaged capture clean.
+    """
     for rec in read_records(path):
         if rec.flow is not None:
             yield rec.flow
+        elif errors is not None and rec.error is not None:
+            errors.append(rec.error)
 
 
 def window_of(f: mflow.Flow) -> str | None:

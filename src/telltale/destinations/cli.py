@@ -1,4 +1,9 @@
-"""`telltale destinations CAPTURE`: where a capture's traffic went, one row per host."""
+"""`telltale destinations CAPTURE`: where a capture's traffic went, one row per host.
+
+What could not be read (a damaged record, a malformed HAR entry, an empty capture, a bad
+events file) is named after the table of what could, and the exit code is 2: a capture
+read in part is never shown as the whole of where the device's traffic went.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from pathlib import Path
 from telltale import paths
 from telltale.capture import store
 from telltale.destinations import geo, policy, rules, transport
+from telltale.errors import CaptureFileError
 
 
 def _policy(arg: str | None) -> tuple[policy.Policy, Path | None]:
@@ -22,39 +28,85 @@ def _policy(arg: str | None) -> tuple[policy.Policy, Path | None]:
     return policy.Policy(), None
 
 
-def _flows(capture: Path):
-    """A flow file through Telltale's reader; a HAR file through mitmproxy's own HAR import."""
+def _har_entries(capture: Path) -> list:
+    """The entries of a HAR file, or the error that names it as no HAR."""
+    p = str(capture)
+    try:
+        doc = json.loads(capture.read_bytes())
+    except OSError as e:
+        raise CaptureFileError(p, "open", e.strerror or str(e)) from None
+    except ValueError as e:  # not JSON, or not UTF-8/16/32
+        raise CaptureFileError(p, "HAR", f"not valid JSON: {e}") from None
+    except RecursionError:
+        raise CaptureFileError(p, "HAR", "JSON nested too deeply to read") from None
+    log = doc.get("log") if isinstance(doc, dict) else None
+    entries = log.get("entries") if isinstance(log, dict) else None
+    if not isinstance(entries, list):
+        raise CaptureFileError(p, "HAR", "not a HAR file (no log.entries list)")
+    return entries
+
+
+def _har_flows(capture: Path, errors: list[CaptureFileError]):
+    """A HAR file's entries through mitmproxy's own HAR import, one at a time: a malformed
+    entry is named in `errors` and the others are still read."""
+    from mitmproxy.io.har import request_to_flow
+
+    for i, entry in enumerate(_har_entries(capture)):
+        try:
+            f = request_to_flow(entry)
+        except Exception as e:  # noqa: BLE001 - whatever mitmproxy trips on is this entry's damage
+            errors.append(CaptureFileError(str(capture), f"entry {i}",
+                                           f"malformed HAR entry ({type(e).__name__}: {e})"))
+            continue
+        # mitmproxy's HAR import keeps serverIPAddress as the server's address only
+        addr = getattr(f.server_conn, "address", None)
+        if addr and geo.normalise_ip(addr[0]):
+            f.metadata.setdefault(store.SERVER_IP_KEY, addr[0])
+        yield f
+
+
+def _flows(capture: Path, errors: list[CaptureFileError]):
+    """Every flow of a capture that could be read; each part that could not, and an empty capture,
+    goes to `errors`. A file that is not there or not a capture raises CaptureFileError."""
     from telltale.detect.sources import capture_kind
 
-    if capture_kind(capture) != "har":
-        yield from store.read_flows(capture)
-        return
-    from mitmproxy import io as mio
-
-    with open(capture, "rb") as fo:
-        for f in mio.FlowReader(fo).stream():
-            # mitmproxy's HAR import keeps serverIPAddress as the server's address only
-            addr = getattr(f.server_conn, "address", None)
-            if addr and geo.normalise_ip(addr[0]):
-                f.metadata.setdefault(store.SERVER_IP_KEY, addr[0])
-            yield f
+    reader = _har_flows if capture_kind(capture) == "har" else store.read_flows
+    before, read = len(errors), 0
+    for f in reader(capture, errors):
+        read += 1
+        yield f
+    if not read and len(errors) == before:
+        errors.append(CaptureFileError(str(capture), "whole file", store.EMPTY_CAPTURE))
 
 
-def scan_findings(captures: list[str], policy_file: str) -> tuple[list[rules.Finding], list[str]]:
+def _events(capture: Path, errors: list[CaptureFileError]) -> tuple[dict, ...]:
+    """The capture's events (refused TLS handshakes); an unreadable events file goes to `errors`."""
+    path = transport.events_file(capture)
+    try:
+        return transport.read_events(path)
+    except CaptureFileError as e:
+        errors.append(e)
+    except (OSError, ValueError) as e:  # a folder, no permission, not UTF-8
+        errors.append(CaptureFileError(str(path), "events", f"unreadable: {e}"))
+    return ()
+
+
+def scan_findings(captures: list[str], policy_file: str) \
+        -> tuple[list[rules.Finding], list[CaptureFileError]]:
     """`telltale scan --policy`: the destination and transport findings of each capture, not
     accepted by the policy, and the captures that could not be read (named, the rest still judged)."""
     pol, _ = _policy(policy_file)
     lk = rules.lookups_for(pol, geo=bool(pol.forbidden))
     found: list[rules.Finding] = []
-    errors: list[str] = []
+    errors: list[CaptureFileError] = []
     for c in captures:
         path = Path(c)
         try:
-            flows = list(_flows(path))
-            events = transport.read_events(transport.events_file(path))
-        except Exception as e:  # noqa: BLE001 - a bad capture is named; the others are still judged
-            errors.append(f"{path}: destinations not judged: {e}")
+            flows = list(_flows(path, errors))
+        except CaptureFileError as e:  # not there, or not a capture at all: the others are still judged
+            errors.append(e)
             continue
+        events = _events(path, errors)
         found += rules.destination_findings(flows, pol, tls_failures=events, lookups=lk)
     return found, errors
 
@@ -63,13 +115,15 @@ def run(args: argparse.Namespace) -> int:
     pol, _ = _policy(args.policy)
     capture = Path(args.capture)
     lk = rules.lookups_for(pol)
-    cs = transport.contacts(_flows(capture))
+    errors: list[CaptureFileError] = []
+    cs = transport.contacts(_flows(capture, errors))
     rows = rules.summarise(cs, lk)
-    refused = transport.tls_refusals(transport.read_events(transport.events_file(capture)))
+    refused = transport.tls_refusals(_events(capture, errors))
     if args.format == "json":
-        json.dump({"destinations": [r.to_dict() for r in rows]}, sys.stdout, indent=1)
+        json.dump({"destinations": [r.to_dict() for r in rows], "errors": [str(e) for e in errors]},
+                  sys.stdout, indent=1)
         sys.stdout.write("\n")
-        return 0
+        return _exit_code(errors)
     head = ("host", "domain", "IPs", "country", "tracker", "requests", "bytes sent")
     table = [(r.host, r.domain, ",".join(r.ips) or "?", r.country, r.tracker or "-", str(r.requests),
               str(r.bytes_sent)) for r in rows]
@@ -84,7 +138,21 @@ def run(args: argparse.Namespace) -> int:
     print("\ndata: " + "\n      ".join(d.line() for d in lk.datasets))
     if lk.geo is not None and lk.geo.dataset.name == "dbip-country-lite":
         print(f"      {geo.ATTRIBUTION}")
-    return 0
+    _print_errors(errors)
+    return _exit_code(errors)
+
+
+def _print_errors(errors: list[CaptureFileError]) -> None:
+    for e in errors:
+        print(f"error: {e}")
+    if errors:
+        print(f"destinations: could not judge: {len(errors)} error(s) above; the table is of what "
+              "could be read")
+
+
+def _exit_code(errors: list[CaptureFileError]) -> int:
+    """0: the table is the whole capture; 2: it is not (could not judge)."""
+    return 2 if errors else 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:

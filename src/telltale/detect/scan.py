@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mitmproxy import flow as mflow
 
-from telltale.capture.store import _length_prefix
+from telltale.capture.store import EMPTY_CAPTURE, _length_prefix
 from telltale.detect import sources
 from telltale.detect.matcher import Hit, Matcher
 from telltale.detect.model import Canary, Finding, Limits, Part, ScanResult, Sent
@@ -284,7 +284,8 @@ def _scan_parallel(det: Detector, p: str, out: _Collector, workers: int) -> bool
 
 def scan_files(paths: Iterable[str | Path], canaries: Iterable[Canary] | Detector,
                workers: int | None = None, parallel_min_bytes: int = PARALLEL_MIN_BYTES) -> ScanResult:
-    """Scan capture files (mitmproxy flow files or HAR), flow by flow; damage is reported, not fatal.
+    """Scan capture files (mitmproxy flow files or HAR), flow by flow; damage is reported, not fatal,
+    and so is a file with no flow in it.
 
     A flow file of `parallel_min_bytes` or more is scanned in spans by `workers` processes
     (default: one per core); the result is the same as a serial scan's, in the same order.
@@ -294,12 +295,20 @@ def scan_files(paths: Iterable[str | Path], canaries: Iterable[Canary] | Detecto
     out = _Collector()
     for path in paths:
         p = str(path)
-        if n > 1:
-            try:
-                big = os.path.getsize(p) >= parallel_min_bytes
-            except OSError:
-                big = False
-            if big and _scan_parallel(det, p, out, n):
-                continue
-        _scan_capture(det, p, out)
+        flows, errors = out.flows, len(out.errors)
+        _scan_path(det, p, out, n, parallel_min_bytes)
+        if out.flows == flows and len(out.errors) == errors:  # nothing read is not "nothing found"
+            out.errors.append(CaptureFileError(p, "whole file", EMPTY_CAPTURE))
     return out.result()
+
+
+def _scan_path(det: Detector, p: str, out: _Collector, workers: int, parallel_min_bytes: int) -> None:
+    """One capture file: in spans by worker processes when it is large, else in this process."""
+    if workers > 1:
+        try:
+            big = os.path.getsize(p) >= parallel_min_bytes
+        except OSError:
+            big = False
+        if big and _scan_parallel(det, p, out, workers):
+            return
+    _scan_capture(det, p, out)

@@ -1,0 +1,89 @@
+"""Exit codes through the real command line: a crash or an unusable input is 2 ("could not
+judge"), one line on stderr, never 1 (findings, FAILED, new failures) nor 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from telltale import cli
+from tests.detect.cli_inputs import CANARY, telltale
+
+LOGGED = re.compile(r"^telltale: internal error: (\w+): .* \(traceback in (.+)\)$")
+
+
+def _crash(proc) -> tuple[str, Path]:
+    """The exception named by a crash's one line on stderr, and the log it points to."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    m = LOGGED.match(lines[0])
+    assert m, lines[0]
+    return m.group(1), Path(m.group(2))
+
+
+def test_a_crash_is_exit_2_in_one_line_with_the_traceback_in_a_log(tmp_path):
+    """A manifest that is JSON but no object made `verify` raise: it exited 1, which reads FAILED."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("[]")
+    name, log = _crash(telltale("verify", str(run), root=tmp_path))
+    assert name == "TypeError"
+    assert log.parent == tmp_path / ".telltale" / "logs"
+    assert re.fullmatch(r"telltale-\d{8}T\d{6}Z-\d+\.log", log.name)
+    assert log.stat().st_mode & 0o777 == 0o600, "a traceback may quote captured traffic"
+    text = log.read_text()
+    assert text.startswith(f"telltale verify {run}\n") and "Traceback (most recent call last)" in text
+    assert "bundle.py" in text
+
+
+def test_without_a_writable_checkout_the_log_goes_to_the_temp_folder(tmp_path):
+    not_a_folder = tmp_path / "root"
+    not_a_folder.write_text("a file: <root>/.telltale cannot be made under it")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text("[]")
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    _, log = _crash(telltale("verify", str(run), root=not_a_folder, env={"TMPDIR": str(temp)}))
+    assert log.parent == temp and "Traceback" in log.read_text()
+
+
+def test_a_scan_that_breaks_on_a_capture_is_never_findings(tmp_path):
+    """A HAR nested deeper than the JSON parser goes: it made `scan` exit 1, "findings"."""
+    har = tmp_path / "deep.har"
+    har.write_bytes(b'{"a":' * 100_000 + b"1" + b"}" * 100_000)
+    proc = telltale("scan", str(har), "--canary", f"token={CANARY}", root=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) <= 1
+
+
+def test_keygen_over_an_existing_key_is_refused_in_one_line(tmp_path):
+    key = tmp_path / "signing.pem"
+    assert telltale("keygen", str(key), root=tmp_path).returncode == 0
+    before = key.read_bytes()
+    proc = telltale("keygen", str(key), root=tmp_path)
+    assert proc.returncode == 2 and proc.stderr == f"telltale: error: {key}: exists; not overwritten " \
+                                                   "(a key in use must not be lost)\n"
+    assert key.read_bytes() == before
+
+
+def test_verify_with_a_public_key_that_cannot_be_read_could_not_judge(tmp_path):
+    """The signature was not checked: that is not FAILED (1), which says the bundle was altered."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"files": {}}))
+    proc = telltale("verify", str(run), "--public-key", str(tmp_path / "missing.pub.pem"), root=tmp_path)
+    assert proc.returncode == 2, proc.stdout
+    assert proc.stderr.startswith(f"telltale: error: {tmp_path / 'missing.pub.pem'}: not a readable PEM")
+
+
+def test_every_command_says_what_its_exit_codes_mean():
+    sub = next(a for a in cli._parser()._actions if a.dest == "command")
+    assert set(sub.choices) == set(cli.EXIT_CODES), "a command without its exit codes, or a stale entry"
+    for name, parser in sub.choices.items():
+        assert f"exit codes: {cli.EXIT_CODES[name]}" in parser.epilog
+    out = telltale("scan", "--help").stdout
+    assert "exit codes: 0 nothing found; 1 findings; 2 could not judge" in " ".join(out.split())
