@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,17 +25,25 @@ from telltale.capture import store
 from telltale.capture.proxy import CaptureProxy, WindowSpan
 
 
+# Set when the run is interrupted (SIGINT/SIGTERM): waits end at once, the drain is skipped.
+INTERRUPTED = threading.Event()
+
+
 def countdown(seconds: float, what: str, say: Callable[[str], None] | None = None,
-              every: float = 10.0, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Wait `seconds`, saying how long is left every `every` seconds (and at the start)."""
+              every: float = 10.0, sleep: Callable[[float], None] | None = None) -> None:
+    """Wait `seconds`, saying how long is left every `every` seconds (and at the start); an
+    interruption ends the wait."""
     say = say or (lambda m: print(f"telltale: {m}", file=sys.__stderr__, flush=True))
     end = time.monotonic() + seconds
-    while True:
+    while not INTERRUPTED.is_set():
         left = end - time.monotonic()
         if left <= 0:
             return
         say(f"{what}: {left:.0f} s left")
-        sleep(min(every, left))
+        if sleep is not None:
+            sleep(min(every, left))
+        else:
+            INTERRUPTED.wait(min(every, left))
 
 
 @dataclass
@@ -102,6 +111,14 @@ def run_flows(captures: Sequence[Path], witness=None, windows: Sequence[tuple[st
     return flows, problems
 
 
+def redact_values(ledger: sweep.Ledger, identifiers: dict[str, str]):
+    """Redaction's `keep` for the device's whole run: every canary its scenarios looked for."""
+    from telltale import redact
+
+    values = {f"{e.window}.{k}": v for e in ledger.expectations for k, v in e.canaries.items()}
+    return redact.keeper(values, identifiers)
+
+
 def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identifiers: dict[str, str],
            results_dir: Path | None, out: Path, redact: bool = True) -> Callable[[], list[str]]:
     """Sweep and record now; returns what writes the final verdicts into the results (call it
@@ -119,7 +136,8 @@ def finish(obs: Observation, ledger: sweep.Ledger, flows: Sequence[Flow], identi
     for leak in obs.late:
         by_window.setdefault(leak.window, []).append({"flow": leak.flow, "canary": leak.canary,
                                                       "location": leak.location, "excerpt": leak.excerpt})
-    texts = {w: evidence.offending_requests(flows, rows[:50], redact) for w, rows in by_window.items()}
+    keep = redact_values(ledger, identifiers) if redact else None
+    texts = {w: evidence.offending_requests(flows, rows[:50], redact, keep) for w, rows in by_window.items()}
     unseen: dict[str, list[str]] = {}
     for f in flows:  # TCP only the packet record saw, over the whole run (a window could not tell)
         label = str(f.metadata.get(store.UNEXAMINED_KEY) or "")

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from telltale import recovery
+
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that is free on `host` right now."""
@@ -24,10 +26,12 @@ def spawn(cmd: list[str], log_path: Path, env: dict[str, str] | None = None,
     """Start `cmd` in a new process group, its output appended to `log_path`."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=env, cwd=cwd, start_new_session=True,
         )
+    recovery.record_process(proc.pid, cmd)  # a killed run's leftovers can be stopped later
+    return proc
 
 
 def stop(proc: subprocess.Popen, grace: float = 5.0) -> int | None:
