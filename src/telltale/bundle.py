@@ -48,6 +48,12 @@ def files_of(run: Path) -> dict[str, dict]:
     return out
 
 
+def links_of(run: Path) -> list[str]:
+    """Symbolic links in a run folder: what they point at is outside what the manifest vouches for."""
+    return [f"{p.relative_to(run).as_posix()} -> {os.readlink(p)}" for p in sorted(run.rglob("*"))
+            if p.is_symlink()]
+
+
 def _version(cmd: list[str]) -> str:
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=20,
@@ -80,9 +86,12 @@ def tool_versions(root: Path) -> dict[str, str]:
     return out
 
 
-def write_manifest(run: Path, root: Path, signing_key: Path | None = None) -> Path:
+def write_manifest(run: Path, root: Path, signing_key: Path | None = None,
+                   incomplete: str | None = None) -> Path:
+    """`incomplete`: why the run stopped early (its results cover only what ran before)."""
     manifest = {
         "run": run.name,
+        **({"incomplete": incomplete} if incomplete else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tools": tool_versions(root),
         "files": files_of(run),
@@ -124,10 +133,13 @@ class Verdict:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     signature: str  # "absent", "valid", or why it is not
+    outside: tuple[str, ...] = ()  # names or links that lead out of the run folder
+    incomplete: str | None = None  # the run stopped early: why (its results cover what ran)
 
     @property
     def ok(self) -> bool:
-        return not (self.changed or self.added or self.removed) and self.signature in ("absent", "valid")
+        return not (self.changed or self.added or self.removed or self.outside) \
+            and self.signature in ("absent", "valid")
 
 
 def verify(run: Path, public_key: Path | None = None) -> Verdict:
@@ -136,8 +148,17 @@ def verify(run: Path, public_key: Path | None = None) -> Verdict:
         data = mpath.read_bytes()
         manifest = json.loads(data)
         want: dict[str, dict] = manifest["files"]
-    except (OSError, ValueError, KeyError) as e:
+        if not isinstance(want, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256"), str)
+                                                 for v in want.values()):
+            raise ValueError("'files' is not a map of file names to their sha256")
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise TelltaleError(f"{mpath}: no readable manifest ({e})") from None
+    if not want:
+        raise TelltaleError(f"{mpath}: the manifest lists no file: there is nothing to verify")
+    # A name that leaves the folder is never looked up (verify reads only inside the run folder).
+    outside = [n for n in want if n.startswith("/") or ".." in Path(n).parts or "\\" in n]
+    outside += links_of(run)
+    want = {n: v for n, v in want.items() if n not in outside}
     have = files_of(run)
     changed = tuple(sorted(f for f in want.keys() & have.keys() if want[f]["sha256"] != have[f]["sha256"]))
     added = tuple(sorted(have.keys() - want.keys()))
@@ -157,13 +178,30 @@ def verify(run: Path, public_key: Path | None = None) -> Verdict:
             signature = "INVALID: the manifest is not what the key signed"
         except (OSError, ValueError) as e:
             signature = f"unverifiable: {e}"
-    return Verdict(changed, added, removed, signature)
+    incomplete = manifest.get("incomplete") if isinstance(manifest, dict) else None
+    return Verdict(changed, added, removed, signature, tuple(outside), incomplete)
+
+
+def _given_key(arg: str | None) -> Path | None:
+    """The --public-key file, checked before verifying: a key the user named that cannot be read
+    leaves the signature unjudged (exit 2), unlike a bundle whose own key is gone (FAILED)."""
+    if not arg:
+        return None
+    path = Path(arg)
+    try:
+        serialization.load_pem_public_key(path.read_bytes())
+    except (OSError, ValueError, TypeError) as e:
+        raise TelltaleError(f"{path}: not a readable PEM public key: {e}") from None
+    return path
 
 
 def _verify_cmd(args: argparse.Namespace) -> int:
     run = Path(args.run_dir)
-    v = verify(run, Path(args.public_key) if args.public_key else None)
-    for label, names in (("changed", v.changed), ("added", v.added), ("removed", v.removed)):
+    v = verify(run, _given_key(args.public_key))
+    if v.incomplete:
+        print(f"incomplete run: {v.incomplete}")
+    for label, names in (("changed", v.changed), ("added", v.added), ("removed", v.removed),
+                         ("outside the run folder", v.outside)):
         for n in names:
             print(f"{label}: {n}")
     sig = v.signature
@@ -175,7 +213,12 @@ def _verify_cmd(args: argparse.Namespace) -> int:
 
 
 def _keygen_cmd(args: argparse.Namespace) -> int:
-    new_signing_key(Path(args.path))
+    try:
+        new_signing_key(Path(args.path))
+    except FileExistsError:
+        raise TelltaleError(f"{args.path}: exists; not overwritten (a key in use must not be lost)") from None
+    except OSError as e:
+        raise TelltaleError(f"{args.path}: cannot write the key: {e.strerror or e}") from None
     print(f"telltale keygen: Ed25519 signing key written to {args.path} (mode 0600; keep it out of git)")
     return 0
 

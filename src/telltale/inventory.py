@@ -20,7 +20,7 @@ from pydantic import (
     model_validator,
 )
 
-from telltale import yamlconfig
+from telltale import names, yamlconfig
 from telltale.errors import ConfigError
 from telltale.net import is_loopback
 
@@ -85,8 +85,16 @@ class FirmwareProcess(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    name: str
     command: tuple[str, ...] = Field(min_length=1, description="argv; no shell")
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, v: str) -> str:
+        why = names.problem(v)
+        if why:
+            raise ValueError(why)
+        return v
 
 
 CAPTURE_MODES = ("sealed", "wireguard", "proxy")
@@ -164,6 +172,23 @@ class Device(BaseModel):
         if dup:
             raise ValueError(f"firmware_processes: duplicate name {dup[0]}")
         return self
+
+    @field_validator("name")
+    @classmethod
+    def _usable_name(cls, v: str) -> str:
+        why = names.problem(v)  # it names the device's captures, logs and leases
+        if why:
+            raise ValueError(why)
+        return v
+
+    @field_validator("groups", "identifiers", "apps")
+    @classmethod
+    def _usable_keys(cls, v: tuple[str, ...] | dict[str, str]) -> tuple[str, ...] | dict[str, str]:
+        for k in v:
+            why = names.problem(k)
+            if why:
+                raise ValueError(why)
+        return v
 
     @field_validator("identifiers")
     @classmethod

@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from telltale import names
+
 
 def new_run_id(now: float | None = None) -> str:
     t = time.gmtime(now if now is not None else time.time())
@@ -16,7 +18,7 @@ def new_run_id(now: float | None = None) -> str:
 
 
 def create(reports: Path, run_id: str | None = None) -> Path:
-    run = reports / (run_id or new_run_id())
+    run = names.inside(reports, names.check(run_id or new_run_id(), "run id"))
     (run / "allure-results").mkdir(parents=True, exist_ok=False)
     (run / "captures").mkdir()
     return run
