@@ -73,7 +73,8 @@ def start(device: Device, network: Network, watch: Path | None, ca_cert: Path,
     if todo and watch is None and device.telemetry_agent is not None:
         raise SetupError(f"device {device.name}: the reference agent needs `appium: local` "
                          "(it watches the local browser's DevTools port)")
-    proxy_url = network.proxy.url if device.boundary == "proxy" and network.proxy else None
+    # Firmware processes run on this machine: they enter by loopback, as its browser does.
+    proxy_url = network.proxy.local_url if device.boundary == "proxy" and network.proxy else None
     env = environment(device, watch, ca_cert, proxy_url)
     started: list[subprocess.Popen] = []
     try:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import http.server
+import subprocess
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -101,18 +103,48 @@ def test_devices_yaml_refuses_a_public_proxy_without_credentials(tmp_path):
         inventory.load(f)
 
 
-def test_proxy_beyond_loopback_demands_its_credentials(ready, tmp_path):
-    p = CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, host="0.0.0.0", auth="lab:s3cret-pass")
+def _network_address() -> str:
+    """An address of this machine that is not loopback (what a phone on the lab's network reaches)."""
+    out = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True,
+                         text=True, check=True).stdout
+    addrs = [line.split()[3].split("/")[0] for line in out.splitlines()]
+    addrs = [a for a in addrs if not a.startswith("10.201.")]  # not a sealed slot's link
+    assert addrs, "this machine has no global IPv4 address to test proxy authentication on"
+    return addrs[0]
+
+
+def test_proxy_beyond_loopback_demands_its_credentials_and_never_shows_them(ready, tmp_path):
+    secret = "s3cret-pass-" + tmp_path.name[-6:]
+    p = CaptureProxy("dev", tmp_path, ready.mitmproxy_conf, host="0.0.0.0", auth=f"lab:{secret}",
+                     log_dir=tmp_path / "logs")
     p.start()
     try:
         assert p.control("/status")["upstream"] == "offline"  # with credentials
-        anonymous = urllib.request.build_opener(
-            urllib.request.ProxyHandler({"http": f"http://127.0.0.1:{p.port}"}))
+        cmdline = Path(f"/proc/{p.proc.pid}/cmdline").read_bytes()
+        assert secret.encode() not in cmdline and b"lab:" not in cmdline, "credentials on a command line"
+        assert not any(secret.encode() in f.read_bytes() for f in tmp_path.rglob("*") if f.is_file())
+        remote = f"http://{_network_address()}:{p.port}"
+        anonymous = urllib.request.build_opener(urllib.request.ProxyHandler({"http": remote}))
         with pytest.raises(urllib.error.HTTPError) as e:
             anonymous.open("http://site.example/", timeout=10)
         assert e.value.code == 407
+        wrong = urllib.request.build_opener(urllib.request.ProxyHandler(
+            {"http": remote.replace("http://", "http://lab:wrong@")}))
+        with pytest.raises(urllib.error.HTTPError) as e:
+            wrong.open("http://site.example/", timeout=10)
+        assert e.value.code == 407
+        right = urllib.request.build_opener(urllib.request.ProxyHandler(
+            {"http": remote.replace("http://", f"http://lab:{secret}@")}))
+        assert b"site.example" in right.open("http://site.example/", timeout=10).read()
+        # this machine's own browser enters by loopback and is not asked
+        local = urllib.request.build_opener(urllib.request.ProxyHandler({"http": p.local_url}))
+        assert b"other.example" in local.open("http://other.example/", timeout=10).read()
     finally:
         p.stop()
+    hosts = [r.flow.request.pretty_host for r in store.read_records(p.capture) if r.flow]
+    assert "site.example" in hosts and "other.example" in hosts
+    saved = b"".join(c.read_bytes() for c in p.captures)
+    assert secret.encode() not in saved and b"Proxy-Authorization" not in saved
 
 
 def test_offline_host_map_gives_flows_their_server_address(ready, tmp_path):

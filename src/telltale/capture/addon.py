@@ -32,6 +32,7 @@ from mitmproxy.flow import Flow
 from mitmproxy.tls import TlsData
 
 from telltale.capture import offline
+from telltale.capture.auth import RemoteClientAuth
 
 CONTROL_HOST = "telltale.invalid"
 WINDOW_KEY = "telltale.window"
@@ -96,6 +97,10 @@ class Recorder:
         self._tag(f)
 
     def response(self, f: http.HTTPFlow):
+        if f.metadata.get("telltale.refused"):  # a stranger (or an unconfigured client), not evidence
+            self.event("proxy_auth_refused", client=str(f.client_conn.peername[0]),
+                       host=f.request.pretty_host)
+            return
         if f.websocket is None:
             self._save(f)
 
@@ -281,7 +286,7 @@ class OfflineUpstream:
         if ip:
             f.metadata[SERVER_IP_KEY] = ip
             f.server_conn.peername = (ip, f.request.port)
-        status, headers, body = offline.answer(f.request.method, f.request.pretty_url)
+        status, headers, body = offline.answer(f.request.method, f.request.pretty_url, f.request.headers)
         f.response = http.Response.make(status, body, headers)
 
     def _to_sink(self, f: tcp.TCPFlow | udp.UDPFlow, kind: str) -> None:
@@ -340,4 +345,4 @@ async def _drain_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter)
 
 _state = State()
 _recorder = Recorder(_state)
-addons = [_recorder, Control(_state, _recorder), OfflineUpstream()]
+addons = [RemoteClientAuth(), _recorder, Control(_state, _recorder), OfflineUpstream()]

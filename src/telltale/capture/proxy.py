@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telltale import procs
+from telltale.capture import auth
 from telltale.capture.addon import CONTROL_HOST
 from telltale.errors import CaptureBroken, SetupError
 from telltale.net import is_loopback
@@ -96,6 +97,9 @@ class CaptureProxy:
         self.upstream, self.host, self.settle = upstream, host, settle
         self.hosts = dict(hosts or {})
         self.port = port or procs.free_port(host)
+        # On one network address only: browsers of this machine get a loopback entry of their own.
+        wildcard = host in ("0.0.0.0", "::")
+        self.local_port = procs.free_port("127.0.0.1") if not (is_loopback(host) or wildcard) else 0
         # The device's entry (sealed, wireguard) is separate from the regular listener, which
         # then serves only the harness's control requests, on loopback.
         self.listeners = listeners or Listeners()
@@ -117,6 +121,14 @@ class CaptureProxy:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def local_url(self) -> str:
+        """Where a browser on this machine points its proxy setting: a loopback address (the capture
+        asks clients beyond loopback for credentials, and a browser cannot give them unattended)."""
+        if self.local_port:
+            return f"http://127.0.0.1:{self.local_port}"
+        return f"http://{'127.0.0.1' if self.host in ('0.0.0.0', '::') else self.host}:{self.port}"
+
+    @property
     def _control_url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         creds = f"{self.auth}@" if self.auth else ""
@@ -127,7 +139,8 @@ class CaptureProxy:
         self.incarnation += 1
         self.capture = self.folder / f"{self.name}-{self.incarnation}.mitm"
         self.captures.append(self.capture)
-        modes = [f"regular@{self.host}:{self.port}", *self.listeners.modes()]
+        modes = [f"regular@{self.host}:{self.port}", *self.listeners.modes(),
+                 *([f"regular@127.0.0.1:{self.local_port}"] if self.local_port else [])]
         cmd = self.prefix + mitmdump_command() + [
             "--quiet", *(a for m in modes for a in ("--mode", m)),
             "--set", f"confdir={self.confdir}",
@@ -139,8 +152,9 @@ class CaptureProxy:
             "--set", f"telltale_settle_ms={int(self.settle * 1000)}",
             "-s", str(ADDON),
         ]
-        if self.auth:
-            cmd[-2:-2] = ["--set", f"proxyauth={self.auth}"]
+        if self.auth:  # the path of a bcrypt hash, never the credentials themselves
+            htpasswd = auth.write_htpasswd(self.log.parent / f"{self.name}-proxy.htpasswd", self.auth)
+            cmd[-2:-2] = ["--set", f"{auth.OPTION}={htpasswd}"]
         if self.hosts:
             hosts_file = self.folder / f"{self.name}-hosts.json"
             hosts_file.write_text(json.dumps(self.hosts, indent=1, sort_keys=True))
