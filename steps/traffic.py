@@ -27,7 +27,8 @@ def _verdict(result: judge.LeakCheck, what: str, window: Window) -> None:
     allure.attach(evidence.findings_table(rows), "findings", allure.attachment_type.TEXT)
     if rows:
         allure.attach(json.dumps(rows, indent=1), "findings.json", allure.attachment_type.JSON)
-        allure.attach(evidence.offending_requests(window.traffic().flows, rows, window.redact),
+        allure.attach(evidence.offending_requests(window.traffic().flows, rows, window.redact,
+                                                  window.keep),
                       "offending requests (decoded matches)", allure.attachment_type.TEXT)
         raise AssertionError(f"{what}:\n" + evidence.findings_lines(rows))
     result.settle()

@@ -31,7 +31,7 @@ def _as_sent(f: http.HTTPFlow) -> http.HTTPFlow:
     return f
 
 
-def window_har(flows: Sequence[Flow], redact: bool = True) -> bytes:
+def window_har(flows: Sequence[Flow], redact: bool = True, keep: redaction.Keep | None = None) -> bytes:
     """HAR 1.2 of a window's HTTP flows, bodies as sent, credentials redacted unless told not to.
 
     A request body that is compressed or binary goes in base64 (marked with
@@ -39,7 +39,7 @@ def window_har(flows: Sequence[Flow], redact: bool = True) -> bytes:
     """
     http_flows = [_as_sent(f) for f in flows if isinstance(f, http.HTTPFlow)]
     if redact:
-        http_flows = redaction.flows(http_flows)
+        http_flows = redaction.flows(http_flows, keep)
     har = SaveHar().make_har(http_flows)
     for f, entry in zip(http_flows, har["log"]["entries"], strict=True):
         if not entry.get("serverIPAddress") and f.metadata.get(SERVER_IP_KEY):
@@ -75,7 +75,8 @@ def findings_table(rows: Iterable[dict]) -> str:
     return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"
 
 
-def offending_requests(flows: Sequence[Flow], rows: Iterable[dict], redact: bool = True) -> str:
+def offending_requests(flows: Sequence[Flow], rows: Iterable[dict], redact: bool = True,
+                       keep: redaction.Keep | None = None) -> str:
     """Each request that carried a finding: its request line and headers (credentials
     redacted) and every match in it, decoded, with the decoding chain that reached it."""
     by_flow: dict[str, list[dict]] = {}
@@ -86,7 +87,7 @@ def offending_requests(flows: Sequence[Flow], rows: Iterable[dict], redact: bool
         hits = by_flow.get(str(f.id))
         if not hits or not isinstance(f, http.HTTPFlow):
             continue
-        shown = redaction.flow(f)[0] if redact else f
+        shown = redaction.flow(f, keep)[0] if redact else f
         req = shown.request
         ip = f.server_conn.peername[0] if f.server_conn.peername else "unknown"
         lines = [f"{req.method} {req.pretty_url}  (server {ip})"]

@@ -66,10 +66,19 @@ class Window:
     acted_at: float | None = None  # when its last action was taken (epoch): late traffic counts from here
     ledger: Ledger | None = None  # the device's run-wide sweep (sweep.py), if the run keeps one
     idle: float | None = None  # an idle soak: the seconds the device was left alone
+    identifiers: dict[str, str] = field(default_factory=dict)  # the device's: evidence, never redacted
+    swept: dict[str, str] = field(default_factory=dict)  # every value a check of this window looked for
     _traffic: WindowTraffic | None = None
 
     def __repr__(self) -> str:
         return f"Window({self.id})"
+
+    @property
+    def keep(self):
+        """What redaction must leave in this window's evidence: its canaries, the identifiers."""
+        from telltale import redact
+
+        return redact.keeper(self.swept, self.identifiers)
 
     @property
     def closed(self) -> bool:
@@ -83,6 +92,7 @@ class Window:
     def sweep_for(self, values: dict[str, str], allowed: Entitled, identifiers: bool = False) -> None:
         """Ask the run-wide sweep to look for these values (and the device's identifiers) all run:
         a copy that leaves after this window closes is pinned on this scenario."""
+        self.swept.update(values)
         if self.ledger is None:
             return
         from telltale.sweep import Expectation

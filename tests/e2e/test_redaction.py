@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from telltale.selftest import findings_of
+
 from .helpers import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -59,3 +61,26 @@ def test_no_redact_keeps_them_for_internal_runs(ready, tmp_path):
     run = _run(tmp_path, "--no-redact")
     hits = _files_with(run, SECRET)
     assert any(h.startswith("captures/") for h in hits) and any(h.endswith(".har") for h in hits)
+
+
+def test_a_scan_of_the_redacted_capture_finds_what_the_run_found(ready, tmp_path):
+    """Redaction never destroys evidence: the run's findings, re-found by `telltale scan` in the
+    bundled (redacted) capture with the canaries the run recorded, flow for flow."""
+    run = _run(tmp_path)
+    (result,) = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
+    rows = findings_of(result, run / "allure-results")
+    assert any("access_token" in r["location"] for r in rows), rows  # the canary in a credential field
+    canaries = {}
+    for ledger in (run / "sweep").glob("*-expectations.jsonl"):
+        for line in ledger.read_text().splitlines():
+            canaries.update(json.loads(line)["canaries"])
+    scan = subprocess.run(
+        [sys.executable, "-m", "telltale.cli", "scan", *map(str, sorted((run / "captures").glob("*.mitm"))),
+         *(f"--canary={k}={v}" for k, v in canaries.items()), "--format", "json"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert scan.returncode == 1, scan.stdout[-2000:] + scan.stderr[-2000:]
+    found = {(f["flow"], f["canary"], f["location"], tuple(f["chain"]))
+             for f in json.loads(scan.stdout)["findings"]}
+    wanted = {(r["flow"], r["canary"], r["location"], tuple(r["chain"])) for r in rows}
+    assert wanted <= found, wanted - found
+    assert _files_with(run, SECRET) == []

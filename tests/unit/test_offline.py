@@ -26,3 +26,16 @@ def test_favicon_and_posts_are_answered_without_a_page():
 def test_page_escapes_what_the_url_carries():
     _, _, body = offline.answer("GET", "https://a.example/search?q=<script>")
     assert b"<script>" not in body.split(b"<body>")[1]
+
+
+def test_a_cors_preflight_is_allowed_so_the_request_itself_is_sent():
+    asked = {"origin": "https://site.example", "access-control-request-method": "POST",
+             "access-control-request-headers": "authorization,content-type"}
+    status, headers, _ = offline.answer("OPTIONS", "https://collect.example.org/c", asked)
+    assert status == 204
+    assert headers["access-control-allow-origin"] == "https://site.example"
+    assert headers["access-control-allow-methods"] == "POST"
+    assert headers["access-control-allow-headers"] == "authorization,content-type"
+    assert headers["access-control-allow-credentials"] == "true"
+    # a same-origin or headerless request gets no CORS headers at all
+    assert not any(k.startswith("access-control") for k in offline.answer("POST", "https://a.example/")[1])

@@ -9,6 +9,7 @@ any host can play a search engine; a search URL gets a results page.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from urllib.parse import parse_qs, urlsplit
 
 SEARCH_PARAMS = ("q", "query", "p", "text", "wd", "search")
@@ -39,14 +40,34 @@ def search_terms(url: str) -> str | None:
     return None
 
 
-def answer(method: str, url: str) -> tuple[int, dict[str, str], bytes]:
+def cors(request_headers: Mapping[str, str]) -> dict[str, str]:
+    """What a cooperating server says to a cross-origin request: yes. A tracker accepts what a page
+    sends it; an offline answer that refused a CORS preflight would stop the browser from sending
+    the very request (its body, its credentials) the lab is there to see."""
+    origin = request_headers.get("origin")
+    if not origin:
+        return {}
+    out = {"access-control-allow-origin": origin, "access-control-allow-credentials": "true",
+           "vary": "Origin"}
+    if "access-control-request-method" in request_headers:
+        out["access-control-allow-methods"] = request_headers["access-control-request-method"]
+        asked = request_headers.get("access-control-request-headers")
+        if asked:
+            out["access-control-allow-headers"] = asked
+        out["access-control-max-age"] = "0"
+    return out
+
+
+def answer(method: str, url: str, request_headers: Mapping[str, str] | None = None
+           ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body the offline proxy answers `method url` with."""
     parts = urlsplit(url)
-    headers = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"}
+    allow = cors(request_headers or {})
+    headers = {"content-type": "text/html; charset=utf-8", "cache-control": "no-store", **allow}
     if parts.path.endswith("/favicon.ico"):
         return 404, {"content-type": "text/plain", "cache-control": "no-store"}, b""
     if method not in ("GET", "HEAD"):
-        return 204, {"cache-control": "no-store"}, b""
+        return 204, {"cache-control": "no-store", **allow}, b""
     where = html.escape(f"{parts.netloc}{parts.path}")
     term = search_terms(url)
     if term is not None:
