@@ -24,10 +24,11 @@ MAX_LINE = 400  # of an internal error's message on stderr; the log has all of i
 # What each command's exit codes mean: shown under its --help (and in the README's table).
 EXIT_CODES = {
     "setup": "0 ready; 2 not set up (the message says what is missing)",
-    "report": "0 report written; 2 not written (no run folder, the report tool failed)",
+    "report": "0 report written; 2 not written (no run folder, no result in it, the report tool failed)",
     "run": "0 every requirement passed or was skipped; 1 a requirement failed; 2 could not judge (only "
-           "broken scenarios, the suite could not run, the report or manifest not made); 5 no scenario "
-           "ran; 130 or 143 interrupted (SIGINT, SIGTERM)",
+           "broken scenarios, the suite could not run, a bad devices.yaml, or the run folder could not "
+           "be finished: redaction, report or manifest; the next run finishes it); 5 no scenario ran; "
+           "130 or 143 interrupted by SIGINT or SIGTERM (the folder is finished and marked incomplete)",
     "selftest": "0 every expected failure caught and every other requirement passed or skipped; "
                 "1 an expectation not met (a broken scenario counts: the lab could not see); 2 could not "
                 "judge (no scenario ran, or the run itself broke with every expectation met); "
@@ -35,8 +36,9 @@ EXIT_CODES = {
     "lint": "0 the features are sound; 1 lint errors (listed); 2 could not check (pytest could not "
             "collect or run)",
     "verify": "0 every file and the signature hold; 1 FAILED (files changed, added or removed, or the "
-              "signature invalid, missing or unverifiable); 2 could not judge (no readable manifest, an "
-              "unreadable --public-key)",
+              "signature invalid, missing or unverifiable, or a name or link leading outside the run "
+              "folder); 2 could not judge (no readable manifest, one that lists no file, an unreadable "
+              "--public-key)",
     "keygen": "0 key written; 2 not written (the file exists, or its folder does not)",
     "diff": "0 no new failure and no scenario missing; 1 new failures, or scenarios of the old run "
             "missing from the new (unless --accept-missing); 2 could not compare (not a finished run "

@@ -15,6 +15,7 @@ from pathlib import Path
 from telltale import paths
 from telltale.capture import store
 from telltale.destinations import geo, policy, rules, transport
+from telltale.destinations.datasets import data_lines
 from telltale.errors import CaptureFileError
 
 
@@ -135,9 +136,7 @@ def run(args: argparse.Namespace) -> int:
     if refused:
         print(f"\nunexamined: {len(refused)} TLS handshake(s) refused by the client: "
               + ", ".join(sorted({u.host or u.ip or "?" for u in refused})))
-    print("\ndata: " + "\n      ".join(d.line() for d in lk.datasets))
-    if lk.geo is not None and lk.geo.dataset.name == "dbip-country-lite":
-        print(f"      {geo.ATTRIBUTION}")
+    print("\n" + data_lines(lk.datasets))
     _print_errors(errors)
     return _exit_code(errors)
 

@@ -211,6 +211,8 @@ def read_har(path: str | Path) -> Iterator[tuple[int, Sent | CaptureFileError]]:
         raise CaptureFileError(p, "open", e.strerror or str(e)) from e
     except (ValueError, UnicodeDecodeError) as e:
         raise CaptureFileError(p, "HAR", f"not valid JSON: {e}") from e
+    except RecursionError:
+        raise CaptureFileError(p, "HAR", "nested too deeply to read (not a HAR a browser writes)") from None
     try:
         entries = doc["log"]["entries"]
         if not isinstance(entries, list):
