@@ -26,7 +26,7 @@ import os
 import time
 from typing import IO
 
-from mitmproxy import ctx, dns, http, io, tcp, udp
+from mitmproxy import ctx, dns, exceptions, http, io, tcp, udp
 from mitmproxy.proxy import server_hooks
 from mitmproxy.flow import Flow
 from mitmproxy.tls import TlsData
@@ -98,11 +98,19 @@ class Recorder:
 
     def response(self, f: http.HTTPFlow):
         if f.metadata.get("telltale.refused"):  # a stranger (or an unconfigured client), not evidence
-            self.event("proxy_auth_refused", client=str(f.client_conn.peername[0]),
-                       host=f.request.pretty_host)
+            self._refused(f)
             return
         if f.websocket is None:
             self._save(f)
+
+    def http_connect_error(self, f: http.HTTPFlow):
+        """A CONNECT answered with an error (a refused stranger's HTTPS): named, not saved."""
+        if f.metadata.get("telltale.refused"):
+            self._refused(f)
+
+    def _refused(self, f: http.HTTPFlow) -> None:
+        self.state.pending.pop(f.id, None)  # not in flight: a window's close must not wait for it
+        self.event("proxy_auth_refused", client=str(f.client_conn.peername[0]), host=f.request.pretty_host)
 
     def error(self, f: http.HTTPFlow):
         if f.websocket is None:
@@ -260,7 +268,9 @@ class OfflineUpstream:
 
     def configure(self, updated):
         if ctx.options.telltale_upstream not in ("offline", "live"):
-            raise ValueError("telltale_upstream must be 'offline' or 'live'")
+            # OptionsError: mitmproxy rolls the option back (a ValueError would only be logged, and a
+            # bad value would then act as live: traffic to the real servers)
+            raise exceptions.OptionsError("telltale_upstream must be 'offline' or 'live'")
         if "telltale_hosts" in updated and ctx.options.telltale_hosts:
             with open(ctx.options.telltale_hosts, encoding="utf-8") as fo:
                 self.hosts = {k.lower(): v for k, v in json.load(fo).items()}
