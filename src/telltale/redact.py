@@ -356,17 +356,19 @@ def _message_body(msg: http.Message, keep: Keep | None) -> bytes | None:
 
 # --- flows -------------------------------------------------------------------------
 
-def flow(f: Flow, keep: Keep | None = None) -> tuple[Flow, bool]:
+def flow(f: Flow, keep: Keep | None = None, copy: bool = True) -> tuple[Flow, bool]:
     """A redacted copy of `f` (the original is not touched) and whether anything was cut.
 
     The copy keeps the flow's id (findings name flows by it). `keep(value)` true leaves a
     credential value as sent: it carries evidence. Request and response alike: a login
-    answer's token is as much the lab's secret as the request's password.
+    answer's token is as much the lab's secret as the request's password. `copy=False`
+    redacts `f` itself (a flow just read from a file, about to be written again).
     """
     if not isinstance(f, http.HTTPFlow):
         return f, False
-    fid, f = f.id, f.copy()
-    f.id = fid  # a copy gets a new id; findings, reports and windows name the flow by its own
+    if copy:
+        fid, f = f.id, f.copy()
+        f.id = fid  # a copy gets a new id; findings, reports and windows name the flow by its own
     changed = False
     for msg in (f.request, f.response):
         if msg is None:
@@ -509,6 +511,19 @@ def _frame_bytes(fi: BinaryIO, start: int, payload: bytes) -> bytes:
     return raw
 
 
+_MAY_HOLD = re.compile(
+    b"|".join(re.escape(n.encode()) for n in sorted({*SECRET_HEADERS, *CREDENTIAL_FIELDS}, key=len,
+                                                     reverse=True))
+    + rb"|bearer|basic|digest|content-encoding", re.I)
+
+
+def _may_hold_credentials(raw: bytes) -> bool:
+    """A cheap first look at a record's bytes: without any credential name, auth scheme or
+    compressed body in them, parsing the flow could find nothing to cut (names match anywhere in
+    the record, so this only ever lets more records through to the full reading)."""
+    return _MAY_HOLD.search(raw) is not None
+
+
 def _redact_records(fi: BinaryIO, fo: BinaryIO, p: str, keep: Keep | None) -> tuple[int, int, list[str]]:
     """Each record of `fi` to `fo`: redacted, copied as it is, or (damaged) kept scrubbed."""
     w = io.FlowWriter(fo)
@@ -523,11 +538,15 @@ def _redact_records(fi: BinaryIO, fo: BinaryIO, p: str, keep: Keep | None) -> tu
             break
         raw = _frame_bytes(fi, start, payload)
         start = fi.tell()
+        if not _may_hold_credentials(raw):
+            total += 1
+            fo.write(raw)  # nothing named like a credential, nothing compressed: as it is
+            continue
         try:
             state = store.parse_payload(payload)
             if not isinstance(state, dict):
                 raise ValueError("record is not a flow")
-            red, changed = flow(Flow.from_state(compat.migrate_flow(state)), keep)
+            red, changed = flow(Flow.from_state(compat.migrate_flow(state)), keep, copy=False)
         except Exception as e:  # noqa: BLE001 - any damage in one record is kept, not fatal
             fo.write(scrub_bytes(raw, keep))
             damaged.append(f"{p}: record {index}: unreadable flow ({type(e).__name__}: {e}); "
