@@ -1,10 +1,10 @@
-"""A browser on a device, driven through Appium: one session, reused, reset between scenarios.
+"""The chromium platform's driver (telltale.platforms), and what every platform's driver shares:
+the Visit an action returns and the session's screenshot and end.
 
-For the embedded default the browser is Debian's Chromium behind Appium's
-chromium driver (platformName linux, browserName chrome, the system chromedriver,
-`goog:chromeOptions`, one chromedriver port per session). On a sealed device it runs
-inside the device's namespace with no proxy flag; on a `proxy` device its proxy
-setting is the capture.
+For the embedded default the browser is Debian's Chromium behind Appium's chromium driver
+(platformName linux, browserName chrome, the system chromedriver, `goog:chromeOptions`, one
+chromedriver port per session). On a sealed device it runs inside the device's namespace with
+no proxy flag; on a `proxy` device its proxy setting is the capture.
 """
 
 from __future__ import annotations
@@ -90,13 +90,10 @@ class Visit:
 
 
 class Browser:
-    """One Appium session on one device, started lazily in the mode a scenario asks for."""
+    """One Appium session on a chromium device, started lazily in the mode a scenario asks for."""
 
     def __init__(self, device: Device, appium_url: str, proxy_url: str | None,
                  on_start: Callable[[str], None] | None = None) -> None:
-        if device.platform != "chromium":
-            raise SetupError(f"device {device.name}: platform {device.platform} has no browser "
-                             "profile in this version (only chromium)")
         self.device, self.appium_url, self.proxy_url = device, appium_url, proxy_url
         self.driver: webdriver.Remote | None = None
         self.incognito: bool | None = None

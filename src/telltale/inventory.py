@@ -23,6 +23,7 @@ from pydantic import (
 from telltale import names, yamlconfig
 from telltale.errors import ConfigError
 from telltale.net import is_loopback
+from telltale.platforms import PLATFORMS
 
 DEFAULT_DEVICE = "local-chromium"
 
@@ -111,7 +112,7 @@ class Device(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    platform: Literal["chromium", "android", "ios"]
+    platform: Literal[*PLATFORMS]  # the registry's keys: a new platform is known here too
     appium: Literal["local"] | HttpUrl = "local"
     description: str = ""
     firmware: str = "unknown"
@@ -144,14 +145,15 @@ class Device(BaseModel):
         or falls back to its proxy setting, and says so."""
         if self.capture:
             return self.capture
-        return "sealed" if self.appium == "local" and self.platform == "chromium" else "proxy"
+        return "sealed" if self.appium == "local" and PLATFORMS[self.platform].embedded else "proxy"
 
     @property
     def drain_seconds(self) -> float:
-        """Phones batch telemetry for minutes; the embedded browser is watched for less."""
+        """Phones batch telemetry for minutes; the embedded browser is watched for less (the
+        platform's default drain)."""
         if self.drain is not None:
             return self.drain
-        return 5.0 if self.platform == "chromium" else 180.0
+        return PLATFORMS[self.platform].drain
 
     @property
     def boundary_text(self) -> str:
@@ -159,8 +161,9 @@ class Device(BaseModel):
 
     @model_validator(mode="after")
     def _boundary_possible(self) -> Device:
-        if self.capture == "sealed" and (self.appium != "local" or self.platform != "chromium"):
-            raise ValueError("capture: sealed needs an embedded device (platform chromium, appium: "
+        if self.capture == "sealed" and (self.appium != "local" or not PLATFORMS[self.platform].embedded):
+            embedded = " or ".join(name for name, p in PLATFORMS.items() if p.embedded)
+            raise ValueError(f"capture: sealed needs an embedded device (platform {embedded}, appium: "
                              "local) that can run in a network namespace of this machine; a phone "
                              "or a remote device can use capture: wireguard or proxy")
         if self.telemetry_agent and self.telemetry_agent.transport != "proxy" and self.boundary == "proxy":

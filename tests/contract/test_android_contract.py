@@ -65,15 +65,19 @@ def test_every_shipped_profile_is_valid_and_has_the_selectors_its_app_class_uses
 
 
 def test_android_browser_runs_the_suite_steps_through_the_system_browser():
-    """The `browser` the steps use, on an Android device: session, own incognito toggle, visit."""
+    """The `browser` the steps use, on an Android device (started through the platform registry, as
+    the fixture starts it): session, own incognito toggle, visit."""
     from telltale.android.browser import AndroidBrowser
+    from telltale.platforms import open_driver
 
     fake = FakeWebDriver()
     dev = inventory.parse(PHONE.replace("capabilities:", "apps: {system_browser: com.mi.globalbrowser}\n"
                                         "    capabilities:")).get("mi")
     builds = []
     try:
-        b = AndroidBrowser(dev, fake.url, "http://127.0.0.1:8080", on_start=builds.append)
+        # The phone's capture is its own setting: the driver is given no proxy, so none is passed.
+        b = open_driver(dev, fake.url, capture=None, on_start=builds.append)
+        assert isinstance(b, AndroidBrowser)
         b.ensure(incognito=True)
         b.visit("https://tt-0123456789.example.net/read/abc")
         b.quit()

@@ -1,4 +1,5 @@
-"""The phone's own browser as the suite's `browser`: the same steps drive it as drive Chromium."""
+"""The android platform's driver (telltale.platforms): the phone's own browser as the suite's
+`browser`, so the same steps drive it as drive Chromium."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from telltale.inventory import Device
 
 
 class AndroidBrowser:
-    def __init__(self, device: Device, appium_url: str, proxy_url: str,
+    """One UiAutomator2 session on a phone. Its capture is the phone's own setting (proxy or
+    WireGuard tunnel, made by the lab), so the driver is given no proxy."""
+
+    def __init__(self, device: Device, appium_url: str,
                  on_start: Callable[[str], None] | None = None,
                  app_profiles: profiles.Profiles | None = None) -> None:
         package = device.apps.get("system_browser")
@@ -25,7 +29,7 @@ class AndroidBrowser:
             raise SetupError(f"device {device.name}: set apps.system_browser (the browser's package) "
                              "in devices.yaml")
         self.profile = (app_profiles or profiles.load()).find("system_browser", package)
-        self.device, self.appium_url, self.proxy_url, self.on_start = device, appium_url, proxy_url, on_start
+        self.device, self.appium_url, self.on_start = device, appium_url, on_start
         self.driver: webdriver.Remote | None = None
         self.app: SystemBrowser | None = None
         self.incognito: bool | None = None

@@ -1,4 +1,4 @@
-"""Appium capabilities for phones: Android (UiAutomator2) and iOS (XCUITest)."""
+"""Appium capabilities for Android phones (UiAutomator2)."""
 
 from __future__ import annotations
 
@@ -19,14 +19,3 @@ def uiautomator2(device: Device) -> dict:
     caps.update(device.capabilities)
     return caps
 
-
-def xcuitest(device: Device) -> dict:
-    """Defaults for an iPhone (documented in docs/devices.md; no driver is installed by default)."""
-    caps = {
-        "platformName": "iOS",
-        "appium:automationName": "XCUITest",
-        "appium:noReset": True,
-        "appium:newCommandTimeout": 600,
-    }
-    caps.update(device.capabilities)
-    return caps
