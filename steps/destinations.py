@@ -1,5 +1,6 @@
 """Steps that judge where the window's traffic went and how: allowlist, trackers, server
-countries, plaintext, unexamined traffic. Words -> telltale.destinations.rules calls.
+countries, plaintext, unexamined traffic, data budget. Each phrase names a rule of
+telltale.destinations.rules.RULES and judges the window's traffic with it.
 
 A proven breach fails the scenario (with a table of host, IP, country and the list that
 matched); traffic a rule cannot judge (unknown server, refused TLS, raw UDP) leaves it
@@ -9,17 +10,19 @@ broken unless policy.yaml accepts it by name.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import allure
 import pytest
 from pytest_bdd import parsers, then
 
+from fixtures.bdd import scenario_of
 from fixtures.run import RunContext
 from telltale.destinations import geo, policy, rules, transport
 from telltale.errors import CaptureBroken, ConfigError
 from telltale.inventory import Device
-from telltale.window import Window, WindowTraffic
+from telltale.window import Window
 
 
 @pytest.fixture
@@ -29,9 +32,7 @@ def destination_policy_file(telltale_run: RunContext) -> Path:
 
 
 def _feature_keys(request: pytest.FixtureRequest) -> tuple[str, ...]:
-    from pytest_bdd.scenario import scenario_wrapper_template_registry
-
-    tmpl = scenario_wrapper_template_registry.get(getattr(request.node, "obj", None))
+    tmpl = scenario_of(request.node)
     if tmpl is None:
         return ()
     return (Path(tmpl.feature.filename).stem, tmpl.feature.name)
@@ -51,10 +52,14 @@ def destination_policy(request: pytest.FixtureRequest, destination_policy_file: 
                           source=destination_policy_file)
 
 
-def _traffic(window: Window) -> WindowTraffic:
-    """The window's traffic; refused TLS alone does not stop here: the rules judge it against the
-    policy's named acceptances. Anything else the capture cannot vouch for stays broken."""
-    return window.traffic(judge_tls_refusals=True)
+def _traffic(window: Window) -> rules.Traffic:
+    """The window's traffic as the rules judge it. Refused TLS alone does not stop here: the rules
+    judge it against the policy's named acceptances. Anything else the capture cannot vouch for
+    stays broken."""
+    t = window.traffic(judge_tls_refusals=True)
+    watched = window.idle or ((t.span.closed or 0) - (t.span.opened or 0))
+    return rules.Traffic(transport.contacts(t.flows), transport.tls_refusals(t.span.tls_failures),
+                         watched if watched > 0 else None)
 
 
 def _first_parties(window: Window) -> tuple[str, ...]:
@@ -74,25 +79,24 @@ def _verdict(result: rules.RuleResult, what: str) -> None:
                             f"acceptance in policy.yaml names it:\n{text}")
 
 
+def _judge(rule: str, window: Window, pol: policy.Policy, what: str,
+           traffic: rules.Traffic | None = None) -> None:
+    """The registered rule `rule` on the window's traffic, under the policy in force with the
+    scenario's own sites as first parties; `what` heads the failure."""
+    t = traffic if traffic is not None else _traffic(window)
+    _verdict(rules.judge(rule, t, pol.with_first_parties(_first_parties(window))), what)
+
+
 @then("no traffic goes to hosts outside the allowlist")
 def only_allowed_hosts(capture_window: Window, destination_policy: policy.Policy) -> None:
     """Every host reached is allowed in policy.yaml or is the scenario's own first party."""
-    t = _traffic(capture_window)
-    pol = destination_policy.with_first_parties(_first_parties(capture_window))
-    lk = rules.lookups_for(pol, trackers=False)
-    result = rules.check_allowlist(transport.contacts(t.flows), pol,
-                                   transport.tls_refusals(t.span.tls_failures), lk)
-    _verdict(result, "traffic went to hosts outside the allowlist")
+    _judge(rules.ALLOWLIST, capture_window, destination_policy, "traffic went to hosts outside the allowlist")
 
 
 @then("no request reaches a known tracker")
 def no_known_tracker(capture_window: Window, destination_policy: policy.Policy) -> None:
     """No host reached is named by a tracker list (AdGuard Tracking Protection, OEM telemetry)."""
-    t = _traffic(capture_window)
-    lk = rules.lookups_for(destination_policy)
-    result = rules.check_trackers(transport.contacts(t.flows), destination_policy, lk,
-                                  transport.tls_refusals(t.span.tls_failures))
-    _verdict(result, "requests reached known trackers")
+    _judge(rules.TRACKERS, capture_window, destination_policy, "requests reached known trackers")
 
 
 @then(parsers.parse("no data is sent to servers in {countries}"))
@@ -102,20 +106,15 @@ def no_forbidden_country(capture_window: Window, destination_policy: policy.Poli
         forbidden = geo.parse_countries(countries)
     except ValueError as e:
         raise CaptureBroken(f"no verdict: {e}") from None
-    t = _traffic(capture_window)
-    lk = rules.lookups_for(destination_policy, trackers=False)
-    result = rules.check_countries(transport.contacts(t.flows), destination_policy, lk, forbidden,
-                                   transport.tls_refusals(t.span.tls_failures))
     names = ", ".join(geo.country_name(c) for c in forbidden)
-    _verdict(result, f"data was sent to servers in {names}")
+    _judge(rules.COUNTRIES, capture_window, replace(destination_policy, forbidden=tuple(forbidden)),
+           f"data was sent to servers in {names}")
 
 
 @then("all traffic is encrypted")
 def all_encrypted(capture_window: Window, destination_policy: policy.Policy) -> None:
     """No plain HTTP, ws:// or plain DNS; raw TCP/UDP the proxy could not read is no pass."""
-    t = _traffic(capture_window)
-    result = rules.check_encryption(transport.contacts(t.flows), destination_policy)
-    _verdict(result, "traffic was sent in clear text")
+    _judge(rules.ENCRYPTION, capture_window, destination_policy, "traffic was sent in clear text")
 
 
 @then("no destination received more than its data budget")
@@ -124,17 +123,13 @@ def within_budget(capture_window: Window, destination_policy: policy.Policy) -> 
     if destination_policy.budget_per_host is None and not destination_policy.budgets:
         raise CaptureBroken("no verdict on data budget: policy.yaml sets no budget")
     t = _traffic(capture_window)
-    watched = capture_window.idle or ((t.span.closed or 0) - (t.span.opened or 0))
-    if watched <= 0:
+    if t.seconds is None:
         raise CaptureBroken("no verdict on data budget: the window's length is unknown")
-    result = rules.check_budget(transport.contacts(t.flows), destination_policy, watched)
-    _verdict(result, "destinations received more than their data budget")
+    _judge(rules.BUDGET, capture_window, destination_policy,
+           "destinations received more than their data budget", t)
 
 
 @then("no traffic was left unexamined")
 def nothing_unexamined(capture_window: Window, destination_policy: policy.Policy) -> None:
     """Every byte went through the proxy readable: no refused TLS (pinning), raw TCP or UDP (QUIC)."""
-    t = _traffic(capture_window)
-    result = rules.check_unexamined(transport.contacts(t.flows), destination_policy,
-                                    transport.tls_refusals(t.span.tls_failures))
-    _verdict(result, "traffic escaped inspection")
+    _judge(rules.UNEXAMINED, capture_window, destination_policy, "traffic escaped inspection")

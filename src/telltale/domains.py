@@ -45,5 +45,7 @@ def registrable_domain(host: str) -> str:
     return _psl().privatesuffix(host) or host
 
 
-def same_party(host: str, first_party: str) -> bool:
-    return registrable_domain(host) == registrable_domain(first_party)
+def same_party(host: str, other: str) -> bool:
+    """Whether two hosts belong to one party: a site's CDN is its own (cdn.example.com and
+    www.example.com), a look-alike is not (example.com.evil.net), an address only itself."""
+    return registrable_domain(host) == registrable_domain(other)

@@ -34,7 +34,8 @@ def lk() -> rules.Lookups:
 
 
 def countries(flows, lk, forbidden) -> rules.RuleResult:
-    return rules.check_countries(transport.contacts(flows), Policy(), lk, forbidden)
+    return rules.check_countries(rules.Traffic(transport.contacts(flows)), Policy(forbidden=tuple(forbidden)),
+                                 lk)
 
 
 def test_both_sources_answer_with_their_dataset_and_date(lk):

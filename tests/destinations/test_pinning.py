@@ -33,13 +33,13 @@ def test_refused_tls_is_unexamined_and_the_window_is_never_passed(ready, proxy):
     traffic = window._traffic
     refused = transport.tls_refusals(traffic.span.tls_failures)
     assert [u.host for u in refused] == ["pinned.example.org"]
-    cs = transport.contacts(traffic.flows)
-    result = rules.check_unexamined(cs, Policy(), refused)
+    seen = rules.Traffic(transport.contacts(traffic.flows), refused)
+    result = rules.check_unexamined(seen, Policy(), rules.Lookups())
     assert not result.passed and [f.host for f in result.unexamined] == ["pinned.example.org"]
     # the other rules cannot pass either: the pinned connection's content is unknown to them
     lk = rules.lookups_for(Policy())
-    assert not rules.check_trackers(cs, Policy(), lk, refused).passed
-    assert not rules.check_countries(cs, Policy(), lk, ("SG",), refused).passed
+    assert not rules.check_trackers(seen, Policy(), lk).passed
+    assert not rules.check_countries(seen, Policy(forbidden=("SG",)), lk).passed
     # the events file the CLI reads holds the same refusal
     events = transport.read_events(transport.events_file(traffic.span.capture))
     assert [e["sni"] for e in events if e["event"] == "tls_failed_client"] == ["pinned.example.org"]

@@ -35,18 +35,25 @@ def cs(*flows):
     return transport.contacts(flows)
 
 
+def seen(*flows, refused=(), seconds=None) -> rules.Traffic:
+    return rules.Traffic(transport.contacts(flows), tuple(refused), seconds)
+
+
+NO_DATA = rules.Lookups()
+
+
 # allowlist
 def test_allowlist_passes_listed_hosts_and_the_first_party():
     pol = policy("defaults:\n  allow: ['*.cdn.example.org']\n").with_first_parties(("www.shop.example",))
-    result = rules.check_allowlist(cs(request("https://img.cdn.example.org/a", US),
-                                      request("https://api.shop.example/cart", US)), pol)
+    result = rules.check_allowlist(seen(request("https://img.cdn.example.org/a", US),
+                                        request("https://api.shop.example/cart", US)), pol, NO_DATA)
     assert result.passed and result.findings == ()
 
 
 def test_allowlist_fails_other_hosts_with_their_address():
     pol = policy("defaults:\n  allow: ['*.cdn.example.org']\n")
-    result = rules.check_allowlist(cs(request("https://cdn.example.org/a", US),  # apex is not *.
-                                      request("https://tracking.intl.miui.com/t", SG)), pol)
+    result = rules.check_allowlist(seen(request("https://cdn.example.org/a", US),  # apex is not *.
+                                        request("https://tracking.intl.miui.com/t", SG)), pol, NO_DATA)
     assert not result.passed
     assert {(v.host, v.ip) for v in result.violations} == {("cdn.example.org", US),
                                                            ("tracking.intl.miui.com", SG)}
@@ -58,21 +65,21 @@ def test_an_unknown_host_never_passes_the_allowlist():
     u.server_conn.address = None
     u.server_conn.sni = None
     u.server_conn.peername = None
-    result = rules.check_allowlist(cs(u), policy("defaults:\n  allow: ['*']\n"))
+    result = rules.check_allowlist(seen(u), policy("defaults:\n  allow: ['*']\n"), NO_DATA)
     assert not result.passed
     assert [(f.verdict, f.host) for f in result.findings] == [("unexamined", "?")]
 
 
 def test_an_ip_literal_is_not_cleared_by_a_host_pattern():
     pol = policy("defaults:\n  allow: ['*.example.org']\n")
-    result = rules.check_allowlist(cs(request(f"http://{SG}/x")), pol)
+    result = rules.check_allowlist(seen(request(f"http://{SG}/x")), pol, NO_DATA)
     assert [v.host for v in result.violations] == [SG]
 
 
 # trackers
 def test_tracker_rule_fails_on_listed_oem_telemetry_and_names_the_list(lk):
-    result = rules.check_trackers(cs(request("https://sa.api.intl.miui.com/sa?project=browser", SG),
-                                     request("https://tracking.rus.miui.com/track", RU)), Policy(), lk)
+    result = rules.check_trackers(seen(request("https://sa.api.intl.miui.com/sa?project=browser", SG),
+                                       request("https://tracking.rus.miui.com/track", RU)), Policy(), lk)
     assert not result.passed
     found = {v.host: v.matched for v in result.violations}
     assert "oem-telemetry: sa.api.intl.miui.com" in found["sa.api.intl.miui.com"]
@@ -81,66 +88,68 @@ def test_tracker_rule_fails_on_listed_oem_telemetry_and_names_the_list(lk):
 
 
 def test_tracker_rule_passes_hosts_no_list_names(lk):
-    result = rules.check_trackers(cs(request("https://www.example.net/page", US)), Policy(), lk)
+    result = rules.check_trackers(seen(request("https://www.example.net/page", US)), Policy(), lk)
     assert result.passed
 
 
 def test_a_known_tracker_is_found_on_a_subdomain(lk):
-    result = rules.check_trackers(cs(request("https://region1.google-analytics.com/g/collect", US)),
+    result = rules.check_trackers(seen(request("https://region1.google-analytics.com/g/collect", US)),
                                   Policy(), lk)
     assert [v.matched for v in result.violations] == ["adguard-tracking-protection: google-analytics.com"]
 
 
 # countries
 def test_country_rule_fails_for_singapore_and_russia_ipv4_and_ipv6(lk):
-    flows = cs(request("https://tracking.intl.miui.com/t", SG), request("https://yandex.ru/", RU6),
-               request("https://dns.google/", US))
-    result = rules.check_countries(flows, Policy(), lk, geo.parse_countries("Singapore, Russia"))
+    flows = seen(request("https://tracking.intl.miui.com/t", SG), request("https://yandex.ru/", RU6),
+                 request("https://dns.google/", US))
+    result = rules.check_countries(flows, Policy(forbidden=geo.parse_countries("Singapore, Russia")), lk)
     assert {(v.host, v.country) for v in result.violations} == {("tracking.intl.miui.com", "SG"),
                                                                 ("yandex.ru", "RU")}
     assert not result.unexamined
 
 
 def test_country_rule_passes_servers_elsewhere(lk):
-    result = rules.check_countries(cs(request("https://dns.google/", US),
-                                      request("https://dns.google/", "2001:4860:4860::8888")),
-                                   Policy(), lk, ("SG", "RU"))
+    result = rules.check_countries(seen(request("https://dns.google/", US),
+                                        request("https://dns.google/", "2001:4860:4860::8888")),
+                                   Policy(forbidden=("SG", "RU")), lk)
     assert result.passed
 
 
 def test_offline_host_map_address_is_judged(lk):
-    result = rules.check_countries(cs(offline("https://sa.api.intl.miui.com/sa", "47.241.10.21")),
-                                   Policy(), lk, ("SG",))
+    result = rules.check_countries(seen(offline("https://sa.api.intl.miui.com/sa", "47.241.10.21")),
+                                   Policy(forbidden=("SG",)), lk)
     assert [v.country for v in result.violations] == ["SG"]
 
 
 @pytest.mark.parametrize("ip", [None, "127.0.0.1", "10.1.2.3", "2001:db8::1"],
                          ids=["no-address", "loopback", "private", "documentation-v6"])
 def test_an_unknown_country_is_never_a_pass(lk, ip):
-    result = rules.check_countries(cs(request("https://somewhere.example.com/", ip)), Policy(), lk, ("SG",))
+    result = rules.check_countries(seen(request("https://somewhere.example.com/", ip)),
+                                   Policy(forbidden=("SG",)), lk)
     assert not result.passed
     assert [f.verdict for f in result.findings] == ["unexamined"]
 
 
 def test_a_named_acceptance_covers_unknown_addresses_and_is_shown(lk):
-    pol = policy("defaults:\n  accept_unexamined:\n    - name: offline-pages\n"
+    pol = policy("defaults:\n  forbidden_countries: [SG]\n  accept_unexamined:\n    - name: offline-pages\n"
                  "      hosts: ['*.example.net']\n      kinds: [no-ip]\n      reason: answered offline\n")
-    result = rules.check_countries(cs(request("https://tt-1.example.net/")), pol, lk, ("SG",))
+    result = rules.check_countries(seen(request("https://tt-1.example.net/")), pol, lk)
     assert result.passed
     assert [(f.verdict, f.accepted_by) for f in result.findings] == [("accepted", "offline-pages")]
-    other = rules.check_countries(cs(request("https://tt-1.example.org/")), pol, lk, ("SG",))
+    other = rules.check_countries(seen(request("https://tt-1.example.org/")), pol, lk)
     assert not other.passed, "an acceptance covers only the hosts it names"
 
 
 # encryption
 def test_encryption_fails_plain_http_and_passes_https():
-    bad = rules.check_encryption(cs(request("http://tracking.intl.miui.com/t", SG)), Policy())
+    bad = rules.check_encryption(seen(request("http://tracking.intl.miui.com/t", SG)), Policy(), NO_DATA)
     assert [v.matched for v in bad.violations] == ["plaintext http"]
-    assert rules.check_encryption(cs(request("https://tracking.intl.miui.com/t", SG)), Policy()).passed
+    assert rules.check_encryption(seen(request("https://tracking.intl.miui.com/t", SG)), Policy(),
+                                  NO_DATA).passed
 
 
 def test_raw_tcp_cannot_be_called_encrypted():
-    result = rules.check_encryption(cs(tflow.ttcpflow()), Policy())
+    result = rules.check_encryption(seen(tflow.ttcpflow()), Policy(), NO_DATA)
     assert not result.passed and not result.violations and result.unexamined
 
 
@@ -148,8 +157,8 @@ def test_raw_tcp_cannot_be_called_encrypted():
 def test_unexamined_fails_on_quic_and_refused_tls():
     refused = transport.tls_refusals([{"event": "tls_failed_client", "sni": "pinned.example.org",
                                        "server": f"{SG}:443", "error": "certificate unknown", "window": "w"}])
-    result = rules.check_unexamined(cs(tflow.tudpflow(), request("https://ok.example.net/", US)),
-                                    Policy(), refused)
+    result = rules.check_unexamined(seen(tflow.tudpflow(), request("https://ok.example.net/", US),
+                                         refused=refused), Policy(), NO_DATA)
     kinds = sorted(f.matched.split(":")[0] for f in result.unexamined)
     assert kinds == ["tls-refused", "udp"]
     assert "pinned.example.org" in result.table()
@@ -160,8 +169,9 @@ def test_unexamined_passes_when_everything_was_read_or_accepted():
                  "      hosts: [pinned.example.org]\n      kinds: [tls-refused]\n      reason: vendor pins\n")
     refused = transport.tls_refusals([{"event": "tls_failed_client", "sni": "pinned.example.org",
                                        "server": None, "error": "x"}])
-    assert rules.check_unexamined(cs(request("https://ok.example.net/", US)), pol, refused).passed
-    assert rules.check_unexamined(cs(request("https://ok.example.net/", US)), Policy(), ()).passed
+    assert rules.check_unexamined(seen(request("https://ok.example.net/", US), refused=refused), pol,
+                                  NO_DATA).passed
+    assert rules.check_unexamined(seen(request("https://ok.example.net/", US)), Policy(), NO_DATA).passed
 
 
 def test_destination_findings_for_scan_leave_out_accepted(lk):
@@ -173,7 +183,7 @@ def test_destination_findings_for_scan_leave_out_accepted(lk):
     assert {(f.rule, f.verdict, f.host) for f in found} == {
         ("allowlist", "violation", "yandex.ru"), ("countries", "violation", "yandex.ru"),
         ("encryption", "violation", "yandex.ru")}
-    assert all(isinstance(f, rules.Finding) for f in found)
+    assert all(isinstance(f, rules.RuleFinding) for f in found)
 
 
 def test_sizes_come_from_the_wire_not_from_decoding():
@@ -188,11 +198,12 @@ def test_a_heartbeat_over_its_budget_fails_and_a_single_startup_request_does_not
     pol = policy("defaults:\n  budget: {per_host: 20000, hosts: {'updates.example.org': 500}}\n")
     beats = [request("https://sa.api.example.com/beat", body=b"x" * 300) for _ in range(10)]
     once = [request("https://accounts.example.com/ListAccounts", body=b"x" * 400)]
-    result = rules.check_budget(cs(*beats, *once), pol, seconds=5)
+    result = rules.check_budget(seen(*beats, *once, seconds=5), pol, NO_DATA)
     (row,) = result.violations
     assert row.host == "sa.api.example.com" and "at the soak's rate" in row.matched and row.count == 10
     # the same single request over a host's own, smaller budget: its bytes alone exceed the hour's
-    small = rules.check_budget(cs(request("https://updates.example.org/u", body=b"x" * 600)), pol, 5)
+    single = seen(request("https://updates.example.org/u", body=b"x" * 600), seconds=5)
+    small = rules.check_budget(single, pol, NO_DATA)
     (row,) = small.violations
     assert row.host == "updates.example.org" and "bytes in the soak" in row.matched
     assert "budget updates.example.org" in row.matched

@@ -10,6 +10,8 @@ the sealed namespace, whose every packet ends in the capture or is dropped).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import base64
 import json
 import os
@@ -123,10 +125,11 @@ def test_udp_and_icmp_are_recorded_as_not_examined_with_address_and_country(stat
     assert cs["icmp"].ip == "77.88.55.60"
     pol = policy.Policy(source="test")
     lk = rules.lookups_for(pol, trackers=False)
-    countries = rules.check_countries(list(cs.values()), pol, lk, ["SG", "RU"])
+    seen = rules.Traffic(tuple(cs.values()))
+    countries = rules.check_countries(seen, replace(pol, forbidden=("SG", "RU")), lk)
     assert {(f.ip, f.country, f.verdict) for f in countries.findings} == {
         (ANALYTICS_IP, "SG", "violation"), ("77.88.55.60", "RU", "violation")}
-    unexamined = rules.check_unexamined(list(cs.values()), pol)
+    unexamined = rules.check_unexamined(seen, pol, rules.Lookups())
     assert {f.verdict for f in unexamined.findings} == {"violation"} and len(unexamined.findings) == 2
     # The datagram's plaintext payload is scanned like any request body.
     found = judge.check(t.flows, {"visited_url": url}, allowed=judge.nobody).findings

@@ -93,12 +93,12 @@ def _events(capture: Path, errors: list[CaptureFileError]) -> tuple[dict, ...]:
 
 
 def scan_findings(captures: list[str], policy_file: str) \
-        -> tuple[list[rules.Finding], list[CaptureFileError]]:
+        -> tuple[list[rules.RuleFinding], list[CaptureFileError]]:
     """`telltale scan --policy`: the destination and transport findings of each capture, not
     accepted by the policy, and the captures that could not be read (named, the rest still judged)."""
     pol, _ = _policy(policy_file)
-    lk = rules.lookups_for(pol, geo=bool(pol.forbidden))
-    found: list[rules.Finding] = []
+    lk = rules.scan_lookups(pol)
+    found: list[rules.RuleFinding] = []
     errors: list[CaptureFileError] = []
     for c in captures:
         path = Path(c)

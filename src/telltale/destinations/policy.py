@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from telltale import yamlconfig
 from telltale.destinations import geo, trackers
+from telltale.domains import registrable_domain, same_party
 from telltale.errors import ConfigError
 
 POLICY_FILE = "policy.yaml"
@@ -164,14 +165,11 @@ class Policy:
         """The allow pattern or first party that clears the host; None if nothing does."""
         if not host:
             return None
-        from telltale.domains import registrable_domain
-
         for p in self.allow:
             if host_matches(p, host):
                 return p
-        domain = registrable_domain(host)
         for fp in self.first_parties:
-            if registrable_domain(fp) == domain:
+            if same_party(host, fp):
                 return f"first party {registrable_domain(fp)}"
         return None
 

@@ -1,15 +1,18 @@
-"""The destination and transport rules: pure functions from contacts and a policy to findings.
+"""The destination and transport rules: pure functions from traffic and a policy to findings.
 
-Each rule gives findings of three verdicts: "violation" (proven: fails the scenario),
-"unexamined" (the rule cannot be established for that traffic: the scenario is broken
-unless a policy acceptance names it) and "accepted" (unexamined, but a named acceptance
-covers it; kept so the report shows the decision). A rule passes only with neither
-violations nor unaccepted unexamined traffic: unknown is never allowed.
+Every rule has one signature, `rule(traffic, policy, lookups) -> RuleResult`, and one entry in
+RULES under the name the steps and `telltale scan --policy` use: adding a rule is a function
+and a line here (and a step phrase, if a feature says it). Each rule gives findings of three
+verdicts: "violation" (proven: fails the scenario), "unexamined" (the rule cannot be
+established for that traffic: the scenario is broken unless a policy acceptance names it)
+and "accepted" (unexamined, but a named acceptance covers it; kept so the report shows the
+decision). A rule passes only with neither violations nor unaccepted unexamined traffic:
+unknown is never allowed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,13 +25,17 @@ from telltale.destinations.geo import CountryAnswer, CountryEvidence, GeoSources
 from telltale.destinations.policy import Policy
 from telltale.destinations.trackers import TrackerDB
 from telltale.destinations.transport import Contact, Unexamined, contacts, tls_refusals
+from telltale.domains import registrable_domain
 
 ALLOWLIST, TRACKERS, COUNTRIES, ENCRYPTION, UNEXAMINED, BUDGET = (
     "allowlist", "trackers", "countries", "encryption", "unexamined", "budget")
+GEO, TRACKER_LISTS = "geo", "trackers"  # the offline data a rule reads (Rule.reads)
 
 
 @dataclass(frozen=True)
-class Finding:
+class RuleFinding:
+    """One row of a rule's verdict (not a detector `Finding`, which is a canary found in a flow)."""
+
     rule: str
     verdict: str  # violation | unexamined | accepted
     host: str  # "?" when unknown
@@ -54,19 +61,19 @@ class Finding:
 @dataclass(frozen=True)
 class RuleResult:
     rule: str
-    findings: tuple[Finding, ...]
+    findings: tuple[RuleFinding, ...]
     datasets: tuple[Dataset, ...] = ()
 
     @property
-    def violations(self) -> tuple[Finding, ...]:
+    def violations(self) -> tuple[RuleFinding, ...]:
         return tuple(f for f in self.findings if f.verdict == "violation")
 
     @property
-    def unexamined(self) -> tuple[Finding, ...]:
+    def unexamined(self) -> tuple[RuleFinding, ...]:
         return tuple(f for f in self.findings if f.verdict == "unexamined")
 
     @property
-    def accepted(self) -> tuple[Finding, ...]:
+    def accepted(self) -> tuple[RuleFinding, ...]:
         return tuple(f for f in self.findings if f.verdict == "accepted")
 
     @property
@@ -75,6 +82,16 @@ class RuleResult:
 
     def table(self) -> str:
         return table(self.findings, self.datasets)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What a rule judges: who was talked to, the handshakes the proxy could not read, and how long
+    the device was watched (an idle soak's seconds; None when unknown, as in a capture file)."""
+
+    contacts: tuple[Contact, ...]
+    refused: tuple[Unexamined, ...] = ()
+    seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -111,9 +128,9 @@ def lookups_for(policy: Policy, root: Path | None = None, *, geo: bool = True,
     return Lookups(g, t)
 
 
-def _grouped(rows: Iterable[Finding]) -> tuple[Finding, ...]:
+def _grouped(rows: Iterable[RuleFinding]) -> tuple[RuleFinding, ...]:
     """One row per distinct finding, with the number of flows it stands for."""
-    first: dict[tuple, Finding] = {}
+    first: dict[tuple, RuleFinding] = {}
     counts: dict[tuple, int] = {}
     for r in rows:
         key = (r.rule, r.verdict, r.host, r.ip, r.country, r.matched, r.accepted_by)
@@ -122,28 +139,28 @@ def _grouped(rows: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(replace(first[k], count=n) for k, n in counts.items())
 
 
-def _where(lk: Lookups | None, ip: str | None) -> tuple[str, tuple[CountryAnswer, ...]]:
+def _where(lk: Lookups, ip: str | None) -> tuple[str, tuple[CountryAnswer, ...]]:
     """The first source's country (or "?") and every source's answer, for a finding's columns."""
-    if lk is None or lk.geo is None or ip is None:
+    if lk.geo is None or ip is None:
         return "?", ()
     ev = lk.country(ip)
     return ev.country or "?", ev.answers
 
 
-def _placed_by(lk: Lookups | None, rows: Sequence[Finding]) -> tuple[Dataset, ...]:
+def _placed_by(lk: Lookups, rows: Sequence[RuleFinding]) -> tuple[Dataset, ...]:
     """The country datasets, when a finding shows their answers: their licences ask for credit."""
-    return lk.geo.datasets if lk is not None and lk.geo is not None and any(r.countries for r in rows) else ()
+    return lk.geo.datasets if lk.geo is not None and any(r.countries for r in rows) else ()
 
 
 def _unexamined(rule: str, policy: Policy, kind: str, host: str | None, ip: str | None,
                 country: str, why: str, detail: str = "",
-                countries: tuple[CountryAnswer, ...] = ()) -> Finding:
+                countries: tuple[CountryAnswer, ...] = ()) -> RuleFinding:
     acc = policy.acceptance(kind, host, ip)
-    return Finding(rule, "accepted" if acc else "unexamined", host or "?", ip or "?", country,
-                   f"{kind}: {why}", detail, accepted_by=acc.name if acc else "", countries=countries)
+    return RuleFinding(rule, "accepted" if acc else "unexamined", host or "?", ip or "?", country,
+                       f"{kind}: {why}", detail, accepted_by=acc.name if acc else "", countries=countries)
 
 
-def _refusals(rule: str, policy: Policy, refused: Sequence[Unexamined], lk: Lookups | None) -> list[Finding]:
+def _refusals(rule: str, policy: Policy, refused: Sequence[Unexamined], lk: Lookups) -> list[RuleFinding]:
     out = []
     for u in refused:
         cc, answers = _where(lk, u.ip)
@@ -153,27 +170,25 @@ def _refusals(rule: str, policy: Policy, refused: Sequence[Unexamined], lk: Look
     return out
 
 
-def check_allowlist(cs: Sequence[Contact], policy: Policy, refused: Sequence[Unexamined] = (),
-                    lk: Lookups | None = None) -> RuleResult:
+def check_allowlist(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
     """Every destination is allowed by name or is the scenario's first party; unknown is not allowed."""
-    rows: list[Finding] = []
-    for c in cs:
+    rows: list[RuleFinding] = []
+    for c in traffic.contacts:
         if c.host is None:
             rows.append(_unexamined(ALLOWLIST, policy, "unknown-host", None, c.ip, "?",
                                     "destination host unknown", c.url))
         elif policy.allows(c.host) is None:
             cc, answers = _where(lk, c.ip)
-            rows.append(Finding(ALLOWLIST, "violation", c.host, c.ip or "?", cc,
-                                "not in the allowlist", c.url, countries=answers))
-    rows += _refusals(ALLOWLIST, policy, refused, lk)
+            rows.append(RuleFinding(ALLOWLIST, "violation", c.host, c.ip or "?", cc,
+                                    "not in the allowlist", c.url, countries=answers))
+    rows += _refusals(ALLOWLIST, policy, traffic.refused, lk)
     return RuleResult(ALLOWLIST, _grouped(rows), _placed_by(lk, rows))
 
 
-def check_trackers(cs: Sequence[Contact], policy: Policy, lk: Lookups,
-                   refused: Sequence[Unexamined] = ()) -> RuleResult:
+def check_trackers(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
     """No request reaches a host that a tracker list names."""
-    rows: list[Finding] = []
-    for c in cs:
+    rows: list[RuleFinding] = []
+    for c in traffic.contacts:
         if c.host is None:
             rows.append(_unexamined(TRACKERS, policy, "unknown-host", None, c.ip, "?",
                                     "destination host unknown", c.url))
@@ -181,39 +196,37 @@ def check_trackers(cs: Sequence[Contact], policy: Policy, lk: Lookups,
         hits = lk.tracker(c.host)
         if hits:
             cc, answers = _where(lk, c.ip)
-            rows.append(Finding(TRACKERS, "violation", c.host, c.ip or "?", cc,
-                                "; ".join(f"{m.list}: {m.rule}" for m in hits), c.url, countries=answers))
-    rows += _refusals(TRACKERS, policy, refused, lk)
+            rows.append(RuleFinding(TRACKERS, "violation", c.host, c.ip or "?", cc,
+                                    "; ".join(f"{m.list}: {m.rule}" for m in hits), c.url, countries=answers))
+    rows += _refusals(TRACKERS, policy, traffic.refused, lk)
     lists = lk.trackers.datasets if lk.trackers else ()
     return RuleResult(TRACKERS, _grouped(rows), lists + _placed_by(lk, rows))
 
 
-def check_countries(cs: Sequence[Contact], policy: Policy, lk: Lookups, forbidden: Iterable[str],
-                    refused: Sequence[Unexamined] = ()) -> RuleResult:
-    """No server of the traffic is placed in a forbidden country by ANY source; unknown is unexamined.
+def check_countries(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
+    """No server is placed in a country the policy forbids by ANY source; an unknown place is unexamined.
 
     One source placing it there is enough when the others say elsewhere (free databases
     disagree, and a silent pass on the friendlier answer is what a leak hides behind); the
     finding names each source's country and date and says they disagree, so the reader sees
     the verdict is contested. A source that does not know is shown; the one that knows decides.
     """
-    forbidden = tuple(forbidden)
-    rows: list[Finding] = []
-    for c in cs:
+    rows: list[RuleFinding] = []
+    for c in traffic.contacts:
         if c.ip is None:
             rows.append(_unexamined(COUNTRIES, policy, "no-ip", c.host, None, "?",
                                     "server address unknown (no connection, not in the offline host map)",
                                     c.url))
             continue
         ev = lk.country(c.ip)
-        hit = [code for code in ev.codes if code in forbidden]
+        hit = [code for code in ev.codes if code in policy.forbidden]
         if not ev.codes:
             rows.append(_unexamined(COUNTRIES, policy, "unknown-country", c.host, c.ip, "?",
                                     f"country unknown: {ev.reason}", c.url, ev.answers))
         elif hit:
-            rows.append(Finding(COUNTRIES, "violation", c.host or "?", c.ip, hit[0],
-                                forbidden_text(hit, ev), c.url, countries=ev.answers))
-    rows += _refusals(COUNTRIES, policy, refused, lk)
+            rows.append(RuleFinding(COUNTRIES, "violation", c.host or "?", c.ip, hit[0],
+                                    forbidden_text(hit, ev), c.url, countries=ev.answers))
+    rows += _refusals(COUNTRIES, policy, traffic.refused, lk)
     return RuleResult(COUNTRIES, _grouped(rows), lk.geo.datasets if lk.geo else ())
 
 
@@ -224,48 +237,51 @@ def forbidden_text(hit: Sequence[str], ev: CountryEvidence) -> str:
     return f"{names}{', sources disagree' if ev.disagree else ''}: {ev.listing}"
 
 
-def check_encryption(cs: Sequence[Contact], policy: Policy) -> RuleResult:
-    """Nothing in clear text: plain HTTP, ws://, plain DNS; raw TCP/UDP cannot be told, so unexamined."""
-    rows: list[Finding] = []
-    for c in cs:
+def check_encryption(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
+    """Nothing in clear text: plain HTTP, ws://, plain DNS; raw TCP/UDP cannot be told, so unexamined.
+    A refused handshake was encrypted (that is why it went unread): no row here."""
+    rows: list[RuleFinding] = []
+    for c in traffic.contacts:
         if c.plaintext:
-            rows.append(Finding(ENCRYPTION, "violation", c.host or "?", c.ip or "?", "?",
-                                f"plaintext {c.protocol}", c.url))
+            rows.append(RuleFinding(ENCRYPTION, "violation", c.host or "?", c.ip or "?", "?",
+                                    f"plaintext {c.protocol}", c.url))
         elif c.plaintext is None:
             rows.append(_unexamined(ENCRYPTION, policy, c.protocol, c.host, c.ip, "?",
                                     f"raw {c.protocol.upper()} passed through unread"))
     return RuleResult(ENCRYPTION, _grouped(rows))
 
 
-def check_unexamined(cs: Sequence[Contact], policy: Policy, refused: Sequence[Unexamined] = ()) -> RuleResult:
-    """No traffic escaped inspection: refused TLS, raw TCP, UDP (QUIC); accepted only by name."""
-    rows: list[Finding] = []
-    for c in cs:
+def check_unexamined(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
+    """No traffic escaped inspection: refused TLS, raw TCP, UDP (QUIC); accepted only by name.
+    Its rows are about what was not read, not where it went: they are not placed."""
+    rows: list[RuleFinding] = []
+    for c in traffic.contacts:
         if c.escaped:
             # Seen only by the packet record: proven traffic that no reader examined.
             acc = policy.acceptance(c.protocol, c.host, c.ip)
-            rows.append(Finding(UNEXAMINED, "accepted" if acc else "violation", c.host or "?", c.ip or "?",
-                                "?", f"{c.protocol}: {c.escaped}", c.url,
-                                accepted_by=acc.name if acc else ""))
+            rows.append(RuleFinding(UNEXAMINED, "accepted" if acc else "violation", c.host or "?",
+                                    c.ip or "?", "?", f"{c.protocol}: {c.escaped}", c.url,
+                                    accepted_by=acc.name if acc else ""))
         elif not c.examined:
             why = ("UDP (QUIC?) passed through unread" if c.protocol == "udp"
                    else "raw TCP passed through unread")
             rows.append(_unexamined(UNEXAMINED, policy, c.protocol, c.host, c.ip, "?", why))
-    rows += _refusals(UNEXAMINED, policy, refused, None)
+    rows += _refusals(UNEXAMINED, policy, traffic.refused, Lookups())
     return RuleResult(UNEXAMINED, _grouped(rows))
 
 
 RATE_FROM = 3  # flows to one destination before the soak's rate is extrapolated to the hour
 
 
-def check_budget(cs: Sequence[Contact], policy: Policy, seconds: float) -> RuleResult:
+def check_budget(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
     """No destination got more than its budget (bytes per hour) while the device idled.
 
     From RATE_FROM flows on, the soak's rate is extrapolated to the hour (a repeated pattern,
     like a heartbeat); fewer flows are one event, not a rate, and their bytes must fit in one
     hour's budget."""
+    seconds = traffic.seconds or 0.0
     sent: dict[str, list[Contact]] = {}
-    for c in cs:
+    for c in traffic.contacts:
         sent.setdefault(c.host or c.ip or "?", []).append(c)
     rows = []
     for host, group in sorted(sent.items()):
@@ -276,30 +292,88 @@ def check_budget(cs: Sequence[Contact], policy: Policy, seconds: float) -> RuleR
         if limit is not None and amount > limit:
             ip = next((c.ip for c in group if c.ip), None)
             what = "bytes/hour at the soak's rate" if rated else "bytes in the soak"
-            rows.append(Finding(BUDGET, "violation", host, ip or "?", "?",
-                                f"{amount:,.0f} {what}, over {by} {limit:,}/hour",
-                                f"{total} bytes in {len(group)} flows in {seconds:.0f} s", len(group)))
+            rows.append(RuleFinding(BUDGET, "violation", host, ip or "?", "?",
+                                    f"{amount:,.0f} {what}, over {by} {limit:,}/hour",
+                                    f"{total} bytes in {len(group)} flows in {seconds:.0f} s", len(group)))
     return RuleResult(BUDGET, tuple(rows))
+
+
+Judge = Callable[[Traffic, Policy, Lookups], RuleResult]
+
+
+def _always(policy: Policy) -> bool:
+    return True
+
+
+def _never(policy: Policy) -> bool:
+    return False
+
+
+def _has_allowlist(policy: Policy) -> bool:
+    return bool(policy.allow or policy.first_parties)
+
+
+def _forbids_countries(policy: Policy) -> bool:
+    return bool(policy.forbidden)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule as the registry lists it: its judgement, the data it reads, and when a scan applies it.
+
+    A step opens what `reads` names; a scan opens the data once for all its rules and lists a
+    refused handshake once, under the rule with `scan_refusals` (the others would repeat it).
+    `scan_places=False` leaves a rule's rows in a scan without countries: the allowlist's, so
+    the output of `scan --policy` stays as readers and pipelines know it."""
+
+    judge: Judge
+    reads: frozenset[str] = frozenset()  # GEO (to place servers), TRACKER_LISTS
+    in_scan: Callable[[Policy], bool] = _never  # whether `telltale scan --policy` applies it
+    scan_refusals: bool = False  # in a scan, it is the one rule given the refused handshakes
+    scan_places: bool = True  # in a scan, its rows show the servers' countries (when the data is open)
+
+
+# The registry the steps and `telltale scan --policy` walk, by the rule names their findings carry;
+# a scan's findings come in this order.
+RULES: dict[str, Rule] = {
+    TRACKERS: Rule(check_trackers, frozenset({GEO, TRACKER_LISTS}), _always),
+    ENCRYPTION: Rule(check_encryption, in_scan=_always),
+    UNEXAMINED: Rule(check_unexamined, in_scan=_always, scan_refusals=True),
+    ALLOWLIST: Rule(check_allowlist, frozenset({GEO}), _has_allowlist, scan_places=False),
+    COUNTRIES: Rule(check_countries, frozenset({GEO}), _forbids_countries),
+    BUDGET: Rule(check_budget),  # a capture file does not say how long the device idled
+}
+
+
+def judge(name: str, traffic: Traffic, policy: Policy, root: Path | None = None) -> RuleResult:
+    """The registered rule `name` applied, with the offline data it reads opened for it (a step)."""
+    rule = RULES[name]
+    lk = lookups_for(policy, root, geo=GEO in rule.reads, trackers=TRACKER_LISTS in rule.reads)
+    return rule.judge(traffic, policy, lk)
+
+
+def scan_lookups(policy: Policy, root: Path | None = None) -> Lookups:
+    """The data a scan opens once for all its rules: the country data only when the policy forbids
+    countries (a scan for the other rules needs no IP database)."""
+    return lookups_for(policy, root, geo=bool(policy.forbidden))
 
 
 def destination_findings(flows: Iterable[Flow], policy: Policy, *, tls_failures: Iterable[dict] = (),
                          first_parties: tuple[str, ...] = (), lookups: Lookups | None = None,
-                         root: Path | None = None) -> tuple[Finding, ...]:
-    """Every destination and transport finding of a capture that is not accepted, for `telltale scan`.
-
-    The allowlist rule runs when the policy has an allowlist or a first party, the
-    country rule when it forbids countries; trackers, encryption and unexamined always.
-    """
-    cs = contacts(flows)
-    refused = tls_refusals(tls_failures)
+                         root: Path | None = None) -> tuple[RuleFinding, ...]:
+    """Every finding of the registered rules a scan applies to this policy that is not accepted,
+    for `telltale scan`, in the order of RULES."""
     pol = policy.with_first_parties(first_parties) if first_parties else policy
-    lk = lookups or lookups_for(pol, root, geo=bool(pol.forbidden))
-    results = [check_trackers(cs, pol, lk), check_encryption(cs, pol), check_unexamined(cs, pol, refused)]
-    if pol.allow or pol.first_parties:
-        results.append(check_allowlist(cs, pol))
-    if pol.forbidden:
-        results.append(check_countries(cs, pol, lk, pol.forbidden))
-    return tuple(f for r in results for f in r.findings if f.verdict != "accepted")
+    lk = lookups or scan_lookups(pol, root)
+    seen = Traffic(contacts(flows), tls_refusals(tls_failures))
+    found: list[RuleFinding] = []
+    for rule in RULES.values():
+        if not rule.in_scan(pol):
+            continue
+        traffic = seen if rule.scan_refusals else replace(seen, refused=())
+        result = rule.judge(traffic, pol, lk if rule.scan_places else Lookups(trackers=lk.trackers))
+        found += (f for f in result.findings if f.verdict != "accepted")
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -325,8 +399,6 @@ class Destination:
 
 
 def summarise(cs: Iterable[Contact], lk: Lookups) -> tuple[Destination, ...]:
-    from telltale.domains import registrable_domain
-
     by_host: dict[str, list[Contact]] = {}
     for c in cs:
         by_host.setdefault(c.host or (c.ip or "?"), []).append(c)
@@ -347,7 +419,7 @@ def _cut(v: str, width: int = 60) -> str:
     return v if len(v) <= width else v[: width - 3] + "..."
 
 
-def table(findings: Sequence[Finding], datasets: Sequence[Dataset] = ()) -> str:
+def table(findings: Sequence[RuleFinding], datasets: Sequence[Dataset] = ()) -> str:
     """A fixed-width table a reviewer reads in the report: one finding a row, then each address's
     answer from every country source (uncut: the column may be), then the data and its credits."""
     if not findings:
