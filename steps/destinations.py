@@ -20,7 +20,7 @@ from pytest_bdd import parsers, then
 from fixtures.bdd import scenario_of
 from fixtures.run import RunContext
 from telltale.destinations import geo, policy, rules, transport
-from telltale.errors import CaptureBroken, ConfigError
+from telltale.errors import CaptureBroken, ConfigError, PolicyCannotJudge
 from telltale.inventory import Device
 from telltale.window import Window
 
@@ -47,7 +47,7 @@ def destination_policy(request: pytest.FixtureRequest, destination_policy_file: 
     try:
         pf = policy.load(destination_policy_file)
     except ConfigError as e:
-        raise CaptureBroken(f"no destination verdict: {e}") from None
+        raise PolicyCannotJudge(f"no destination verdict: {e}") from None
     return policy.resolve(pf, device=device.name, firmware=device.firmware, feature=_feature_keys(request),
                           source=destination_policy_file)
 
@@ -105,7 +105,7 @@ def no_forbidden_country(capture_window: Window, destination_policy: policy.Poli
     try:
         forbidden = geo.parse_countries(countries)
     except ValueError as e:
-        raise CaptureBroken(f"no verdict: {e}") from None
+        raise PolicyCannotJudge(f"no verdict: {e}") from None
     names = ", ".join(geo.country_name(c) for c in forbidden)
     _judge(rules.COUNTRIES, capture_window, replace(destination_policy, forbidden=tuple(forbidden)),
            f"data was sent to servers in {names}")
@@ -121,7 +121,7 @@ def all_encrypted(capture_window: Window, destination_policy: policy.Policy) -> 
 def within_budget(capture_window: Window, destination_policy: policy.Policy) -> None:
     """Bytes sent per destination during the soak, per hour, stay within policy.yaml's budget."""
     if destination_policy.budget_per_host is None and not destination_policy.budgets:
-        raise CaptureBroken("no verdict on data budget: policy.yaml sets no budget")
+        raise PolicyCannotJudge("no verdict on data budget: policy.yaml sets no budget")
     t = _traffic(capture_window)
     if t.seconds is None:
         raise CaptureBroken("no verdict on data budget: the window's length is unknown")

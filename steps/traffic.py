@@ -14,7 +14,7 @@ from telltale import evidence, judge
 from telltale import redact as redaction
 from telltale.browser import Visit
 from telltale.canaries import ScenarioCanaries
-from telltale.errors import CaptureBroken
+from telltale.errors import NoVerdict
 from telltale.inventory import Device
 from telltale.window import Window
 
@@ -65,7 +65,7 @@ def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, 
 def no_identifier_sent(capture_window: Window, device: Device) -> None:
     """No host is entitled to a device identifier, plain or hashed."""
     if not device.identifiers:
-        raise CaptureBroken(f"device {device.name} lists no identifiers in devices.yaml: "
+        raise NoVerdict(f"device {device.name} lists no identifiers in devices.yaml: "
                             "nothing to look for, so no verdict")
     traffic = capture_window.traffic()
     capture_window.sweep_for({}, judge.nobody, identifiers=True)

@@ -22,7 +22,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from telltale import procs
-from telltale.errors import CaptureBroken, SetupError
+from telltale.errors import ActionFailed, SetupError
 from telltale.inventory import Device
 
 CHROMIUM = "/usr/bin/chromium"
@@ -162,7 +162,7 @@ class Browser:
         try:
             self.driver.get(url)
         except WebDriverException as e:
-            raise CaptureBroken(f"browser could not load {url}: {e.msg}") from e
+            raise ActionFailed(f"browser could not load {url}: {e.msg}") from e
         return Visit(url, parts.hostname or "", parts.path or "/", parts.query)
 
     def search(self, engine_url: str, term: str, box: str = "q") -> Visit:
@@ -176,11 +176,11 @@ class Browser:
             deadline = time.monotonic() + 15
             while self.driver.current_url.rstrip("/") == engine_url.rstrip("/"):
                 if time.monotonic() > deadline:
-                    raise CaptureBroken(f"search on {engine_url} did not navigate")
+                    raise ActionFailed(f"search on {engine_url} did not navigate")
                 time.sleep(0.05)
             self.driver.execute_script("return document.readyState")
         except WebDriverException as e:
-            raise CaptureBroken(f"search on {engine_url} failed: {e.msg}") from e
+            raise ActionFailed(f"search on {engine_url} failed: {e.msg}") from e
         parts = urlsplit(self.driver.current_url)
         return Visit(self.driver.current_url, parts.hostname or "", parts.path, parts.query)
 
@@ -189,14 +189,14 @@ class Browser:
         try:
             self.driver.switch_to.new_window("tab")
         except WebDriverException as e:
-            raise CaptureBroken(f"could not open a new tab: {e.msg}") from e
+            raise ActionFailed(f"could not open a new tab: {e.msg}") from e
         return self.visit(url)
 
     def switch_to_tab(self, index: int) -> None:
         try:
             self.driver.switch_to.window(self.driver.window_handles[index])
         except (WebDriverException, IndexError) as e:
-            raise CaptureBroken(f"could not switch to tab {index}: {e}") from e
+            raise ActionFailed(f"could not switch to tab {index}: {e}") from e
 
     def screenshot(self) -> bytes | None:
         return screenshot(self.driver)

@@ -27,5 +27,20 @@ class SetupError(TelltaleError):
     """The machine lacks something the run needs; the message says what to do."""
 
 
-class CaptureBroken(TelltaleError):
-    """The capture cannot vouch for a scenario window: its verdict is broken, never passed."""
+class NoVerdict(TelltaleError):
+    """The lab cannot judge this scenario: its result is broken, never passed, and the message
+    says why. The kinds below say where the verdict was lost."""
+
+
+class CaptureBroken(NoVerdict):
+    """The capture cannot vouch for a scenario window (proxy down, positive control missing,
+    traffic left unexamined, the boundary not proven)."""
+
+
+class ActionFailed(NoVerdict):
+    """The device could not perform the action the scenario needs (the platform does not drive
+    it yet, or the driver failed): nothing was caused, so nothing can be judged."""
+
+
+class PolicyCannotJudge(NoVerdict):
+    """policy.yaml cannot judge what the step asks (it is malformed, or lacks the section)."""

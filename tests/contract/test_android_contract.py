@@ -17,7 +17,7 @@ from appium.options.common import AppiumOptions
 from telltale import inventory
 from telltale.android import capabilities, profiles
 from telltale.android.apps import SystemBrowser
-from telltale.errors import CaptureBroken
+from telltale.errors import ActionFailed
 
 from .fake_webdriver import FakeWebDriver
 
@@ -51,7 +51,7 @@ def test_a_selector_the_firmware_no_longer_has_is_named_and_breaks_the_scenario(
     try:
         d = _session(fake)
         b = SystemBrowser(d, profiles.load().find("system_browser", "com.mi.globalbrowser"))
-        with pytest.raises(CaptureBroken, match=r"Mi Browser: menu not found \(id 'com.mi.globalbrowser:id/"):
+        with pytest.raises(ActionFailed, match=r"Mi Browser: menu not found \(id 'com.mi.globalbrowser:id/"):
             b.open_incognito()
     finally:
         fake.close()

@@ -130,3 +130,13 @@ def test_the_readme_says_what_every_exit_code_means():
     for name, text in cli.EXIT_CODES.items():
         assert f"| `{name}` | {text} |" in readme, f"README's exit-code table is stale for {name}"
     assert cli.COMMON in readme
+
+
+def test_every_kind_of_lost_verdict_is_a_no_verdict():
+    """Steps and fixtures raise the kind that says where the verdict was lost; all of them are
+    NoVerdict, so whatever marks a scenario broken needs to know one class."""
+    from telltale import errors
+
+    kinds = (errors.CaptureBroken, errors.ActionFailed, errors.PolicyCannotJudge)
+    assert all(issubclass(k, errors.NoVerdict) for k in kinds)
+    assert not issubclass(errors.ConfigError, errors.NoVerdict), "a bad file stops the run; it is no verdict"

@@ -9,7 +9,7 @@ from selenium.common.exceptions import WebDriverException
 
 from telltale.android.profiles import AppProfile
 from telltale.browser import Visit
-from telltale.errors import CaptureBroken
+from telltale.errors import ActionFailed
 
 KEYCODE_ENTER = 66
 
@@ -26,7 +26,7 @@ class AndroidApp:
         try:
             return self.driver.find_element(sel.strategy, sel.value)
         except WebDriverException as e:
-            raise CaptureBroken(f"{self.profile.name}: {name} not found ({sel.strategy} "
+            raise ActionFailed(f"{self.profile.name}: {name} not found ({sel.strategy} "
                                 f"{sel.value!r}): {e.msg}") from e
 
     def tap(self, name: str) -> None:

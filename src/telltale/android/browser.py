@@ -13,7 +13,7 @@ from selenium.common.exceptions import WebDriverException
 from telltale.android import capabilities, profiles
 from telltale.android.apps import SystemBrowser
 from telltale.browser import Visit, quit_session, screenshot
-from telltale.errors import CaptureBroken, SetupError
+from telltale.errors import ActionFailed, SetupError
 from telltale.inventory import Device
 
 
@@ -69,14 +69,14 @@ class AndroidBrowser:
         return self.app.visit(url)
 
     def search(self, engine_url: str, term: str, box: str = "q") -> Visit:
-        raise CaptureBroken("a search through a web page's own box is not driven on Android yet: "
+        raise ActionFailed("a search through a web page's own box is not driven on Android yet: "
                             "use a requirement that searches from the browser's address bar")
 
     def open_in_new_tab(self, url: str) -> Visit:
-        raise CaptureBroken("tabs are not driven on Android yet")
+        raise ActionFailed("tabs are not driven on Android yet")
 
     def switch_to_tab(self, index: int) -> None:
-        raise CaptureBroken("tabs are not driven on Android yet")
+        raise ActionFailed("tabs are not driven on Android yet")
 
     def screenshot(self) -> bytes | None:
         return screenshot(self.driver)

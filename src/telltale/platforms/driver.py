@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @runtime_checkable
 class Driver(Protocol):
     """A device's browser as the steps and fixtures use it: one Appium session, reused across the
-    device's scenarios. An action the platform cannot drive raises CaptureBroken with the reason
+    device's scenarios. An action the platform cannot drive raises ActionFailed with the reason
     (the scenario is broken, never passed)."""
 
     def ensure(self, incognito: bool) -> None:
