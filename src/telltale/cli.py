@@ -58,6 +58,17 @@ def _epilog(name: str) -> str:
     return f"exit codes: {EXIT_CODES[name]}. {COMMON}" if name in EXIT_CODES else COMMON
 
 
+def _command_modules():
+    """Each subcommand is registered by the module that owns it, in the order `--help` lists them."""
+    from telltale import diff, lint, manifest, provision, report, runner, selftest, wgcli
+    from telltale.destinations import cli as destinations_cli
+    from telltale.detect import cli as detect_cli
+
+    return (provision.register, report.register, runner.register, selftest.register, lint.register,
+            manifest.register, diff.register, wgcli.register, detect_cli.register,
+            destinations_cli.register)
+
+
 def _parser() -> argparse.ArgumentParser:
     from telltale import __version__
 
@@ -66,9 +77,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=COMMON)
     p.add_argument("--version", action="version", version=f"telltale {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from telltale import commands
-
-    commands.register(sub)
+    for register in _command_modules():
+        register(sub)
     for name, cmd in sub.choices.items():
         cmd.epilog = _epilog(name)
     return p

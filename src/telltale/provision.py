@@ -6,6 +6,8 @@ System packages need root; without it the message names what to install.
 
 from __future__ import annotations
 
+import argparse
+
 import hashlib
 import os
 import shutil
@@ -127,3 +129,19 @@ def setup(lay: Layout, system: bool = True, node: bool = True) -> None:
         ensure_node_tools(lay)
     ensure_ca(lay)
     ensure_browser_trust(lay)
+
+
+def _setup(args: argparse.Namespace) -> int:
+    from telltale import paths
+
+    lay = paths.layout()
+    setup(lay, system=not args.no_system, node=not args.no_node)
+    print(f"telltale setup: ready in {lay.root}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("setup", help="install what a run needs (apt, npm ci, capture CA)")
+    p.add_argument("--no-system", action="store_true", help="do not check Debian packages")
+    p.add_argument("--no-node", action="store_true", help="do not run npm ci")
+    p.set_defaults(func=_setup)

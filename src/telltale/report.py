@@ -7,6 +7,8 @@ result is checked for any remaining reference to it.
 
 from __future__ import annotations
 
+import argparse
+
 import os
 import re
 import shutil
@@ -68,3 +70,26 @@ def generate(lay: Layout, run_dir: Path, name: str | None = None) -> Path:
             if extra.name != "index.html" and extra.is_file():
                 shutil.copy2(extra, run_dir / f"report-{extra.name}")
     return target
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from telltale import paths
+    from telltale.errors import TelltaleError
+
+    lay = paths.layout()
+    run_dir = Path(args.run_dir) if args.run_dir else lay.reports / "latest"
+    if not run_dir.exists():
+        raise TelltaleError(f"{run_dir}: no such run folder (run `tox -e compliance` first)")
+    if not any((run_dir / "allure-results").glob("*-result.json")):
+        raise TelltaleError(f"{run_dir / 'allure-results'}: no result to report on (a report of nothing "
+                            "would read as a clean run)")
+    print(f"telltale report: {generate(lay, run_dir.resolve())}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("report", help="make the single-file HTML report of a run again")
+    p.add_argument("run_dir", nargs="?", help="run folder (default reports/latest)")
+    p.set_defaults(func=_report)

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from telltale import bundle, inventory, matrix, names, paths, recovery, runs
+from telltale import inventory, manifest, matrix, names, paths, recovery, runs
 from telltale import redact as redaction
 from telltale import report as html_report
 from telltale.errors import TelltaleError
@@ -205,13 +205,13 @@ def finish(lay: paths.Layout, run_dir: Path, *, redact: bool, stopped: str | Non
     if report:
         title = (name or f"Telltale compliance: {run_dir.name}") + (" (INCOMPLETE)" if stopped else "")
         html = step("report", lambda: html_report.generate(lay, run_dir, name=title))
-    manifest = None
+    written = None
     if redact and any(p.startswith("redaction") for p in problems):
         problems.append("manifest: not written over captures that could not be redacted")
     else:
-        manifest = step("manifest", lambda: bundle.write_manifest(run_dir, lay.root, signing_key,
+        written = step("manifest", lambda: manifest.write_manifest(run_dir, lay.root, signing_key,
                                                                   incomplete=stopped))
-    return Finished(html, manifest, tuple(problems))
+    return Finished(html, written, tuple(problems))
 
 
 def _redact(run_dir: Path, identifiers: dict[str, str]) -> None:

@@ -63,12 +63,12 @@ def test_a_path_built_from_a_name_cannot_leave_its_folder(tmp_path):
 
 
 def _bundle(tmp_path: Path) -> Path:
-    from telltale import bundle
+    from telltale import manifest
 
     run = tmp_path / "run"
     (run / "captures").mkdir(parents=True)
     (run / "captures" / "dev-1.mitm").write_bytes(b"flows")
-    bundle.write_manifest(run, ROOT)
+    manifest.write_manifest(run, ROOT)
     return run
 
 

@@ -31,10 +31,10 @@ def _crash(proc) -> tuple[str, Path]:
 # that real inputs caused is fixed; the net under them must hold for the next one.)
 _BUGGY_VERIFY = """
 import sys
-from telltale import bundle, cli
+from telltale import cli, manifest
 def verify(run, public_key=None):
     raise TypeError("a bug in verify")
-bundle.verify = verify
+manifest.verify = verify
 sys.exit(cli.main(sys.argv[1:]))
 """
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from telltale import bundle
+from telltale import manifest
 from tests.e2e.helpers import ROOT
 
 
@@ -21,23 +21,23 @@ def run(tmp_path):
 
 
 def test_fresh_bundle_verifies(run):
-    bundle.write_manifest(run, ROOT)
-    manifest = json.loads((run / "manifest.json").read_text())
-    assert set(manifest["files"]) == {"captures/dev-1.mitm", "allure-results/x-result.json", "report.html"}
-    assert manifest["tools"]["mitmproxy"].startswith("12.")
-    v = bundle.verify(run)
+    manifest.write_manifest(run, ROOT)
+    written = json.loads((run / "manifest.json").read_text())
+    assert set(written["files"]) == {"captures/dev-1.mitm", "allure-results/x-result.json", "report.html"}
+    assert written["tools"]["mitmproxy"].startswith("12.")
+    v = manifest.verify(run)
     assert v.ok and v.signature == "absent"
 
 
 def test_one_changed_byte_in_a_capture_is_named(run):
-    bundle.write_manifest(run, ROOT)
+    manifest.write_manifest(run, ROOT)
     cap = run / "captures" / "dev-1.mitm"
     data = bytearray(cap.read_bytes())
     data[100] ^= 1
     cap.write_bytes(bytes(data))
     (run / "allure-results" / "x-result.json").unlink()
     (run / "notes.txt").write_text("added later")
-    v = bundle.verify(run)
+    v = manifest.verify(run)
     assert not v.ok
     assert v.changed == ("captures/dev-1.mitm",)
     assert v.removed == ("allure-results/x-result.json",)
@@ -46,25 +46,25 @@ def test_one_changed_byte_in_a_capture_is_named(run):
 
 def test_signed_manifest_is_checked_against_the_signers_key(run, tmp_path):
     key = tmp_path / "signing.pem"
-    bundle.new_signing_key(key)
+    manifest.new_signing_key(key)
     assert oct(key.stat().st_mode & 0o777) == "0o600"
-    bundle.write_manifest(run, ROOT, key)
+    manifest.write_manifest(run, ROOT, key)
     pub = tmp_path / "signer.pub.pem"
-    pub.write_bytes((run / bundle.PUBLIC_KEY).read_bytes())
-    assert bundle.verify(run, pub).signature == "valid"
+    pub.write_bytes((run / manifest.PUBLIC_KEY).read_bytes())
+    assert manifest.verify(run, pub).signature == "valid"
     # Someone edits a hash in the manifest to hide a change: the signature no longer holds.
     m = json.loads((run / "manifest.json").read_text())
     m["files"]["report.html"]["sha256"] = "0" * 64
     (run / "manifest.json").write_text(json.dumps(m, indent=1, sort_keys=True))
-    v = bundle.verify(run, pub)
+    v = manifest.verify(run, pub)
     assert v.signature.startswith("INVALID") and not v.ok
 
 
 def test_a_bundle_signed_by_another_key_is_not_valid(run, tmp_path):
     mine, theirs = tmp_path / "mine.pem", tmp_path / "theirs.pem"
-    bundle.new_signing_key(mine)
-    bundle.new_signing_key(theirs)
-    bundle.write_manifest(run, ROOT, theirs)
-    bundle.write_manifest(tmp_path, ROOT, mine)  # only to get my public key
-    my_pub = tmp_path / bundle.PUBLIC_KEY
-    assert bundle.verify(run, my_pub).signature.startswith("INVALID")
+    manifest.new_signing_key(mine)
+    manifest.new_signing_key(theirs)
+    manifest.write_manifest(run, ROOT, theirs)
+    manifest.write_manifest(tmp_path, ROOT, mine)  # only to get my public key
+    my_pub = tmp_path / manifest.PUBLIC_KEY
+    assert manifest.verify(run, my_pub).signature.startswith("INVALID")
