@@ -31,7 +31,7 @@ def _verdict(result: judge.LeakCheck, what: str, window: Window) -> None:
                                                   window.keep),
                       "offending requests (decoded matches)", allure.attachment_type.TEXT)
         raise AssertionError(f"{what}:\n" + evidence.findings_lines(rows))
-    result.settle()
+    result.require_examined()
 
 
 @then("the capture saw the device's own requests")

@@ -17,7 +17,7 @@ from mitmproxy.flow import Flow
 
 from telltale.detect import Canary, Finding, scan_flows
 from telltale.errors import CaptureBroken
-from telltale.domains import registrable_domain
+from telltale.domains import same_party
 
 HostRule = Callable[[str], bool]
 
@@ -33,7 +33,7 @@ class Entitled:
         if self.kind == "host":
             return host.lower() == self.host.lower()
         if self.kind == "party":
-            return registrable_domain(host) == registrable_domain(self.host)
+            return same_party(host, self.host)
         return False
 
 
@@ -64,7 +64,7 @@ class LeakCheck:
     findings: tuple[Finding, ...]
     unexamined: tuple[str, ...]
 
-    def settle(self) -> None:
+    def require_examined(self) -> None:
         """Fail closed: nothing found in bytes that were not all read is no pass."""
         if not self.findings and self.unexamined:
             raise CaptureBroken("traffic not fully examined: " + "; ".join(self.unexamined))

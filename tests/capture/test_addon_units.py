@@ -134,7 +134,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     with taddons.context(*parts) as tctx:
         lab = Lab(tctx, tmp_path, parts)
         tctx.configure(recorder, telltale_capture=str(lab.capture), telltale_events=str(lab.events_file),
-                       telltale_settle_ms=200)
+                       telltale_inflight_ms=200)
         try:
             yield lab
         finally:
@@ -308,7 +308,7 @@ def test_window_open_and_close_answer_json_and_are_not_recorded(lab: Lab):
 
 
 def test_window_close_waits_for_the_windows_flows_in_flight(lab: Lab):
-    lab.tctx.options.update(telltale_settle_ms=5000)
+    lab.tctx.options.update(telltale_inflight_ms=5000)
     lab.control("/window/open?id=w1")
     f = tflow.tflow(resp=True)
     lab.recorder.requestheaders(f)  # the request arrived; its response has not
@@ -325,7 +325,7 @@ def test_window_close_waits_for_the_windows_flows_in_flight(lab: Lab):
     assert [s.metadata[addon.WINDOW_KEY] for s in lab.saved()] == ["w1"]
 
 
-def test_window_close_reports_what_is_still_in_flight_after_the_settle_time(lab: Lab):
+def test_window_close_reports_what_is_still_in_flight_after_the_inflight_grace(lab: Lab):
     lab.control("/window/open?id=w1")
     lab.recorder.requestheaders(tflow.tflow())  # never answered
     start = time.monotonic()

@@ -184,7 +184,8 @@ class Control:
         self.recorder = recorder
 
     def load(self, loader):
-        loader.add_option("telltale_settle_ms", int, 5000, "Longest wait (ms) for in-flight flows at close.")
+        loader.add_option("telltale_inflight_ms", int, 5000,
+                          "Longest wait (ms) for in-flight flows at a window's close.")
 
     def _reply(self, f: http.HTTPFlow, status: int, body: dict) -> None:
         f.metadata["telltale.control"] = True
@@ -213,7 +214,7 @@ class Control:
             # The capture goes on between windows: what the device sends then is tagged with the
             # gap it fell in, for the run-wide sweep.
             self.state.window = f"gap-after:{window}" if window and not window.startswith("gap-") else None
-            deadline = time.monotonic() + ctx.options.telltale_settle_ms / 1000
+            deadline = time.monotonic() + ctx.options.telltale_inflight_ms / 1000
             while window in self.state.pending.values() and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
             in_flight = sum(1 for w in self.state.pending.values() if w == window)

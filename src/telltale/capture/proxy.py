@@ -79,7 +79,7 @@ class CaptureProxy:
     """A running mitmdump writing `<name>-<n>.mitm` files into `folder`."""
 
     def __init__(self, name: str, folder: Path, confdir: Path, upstream: str = "offline",
-                 host: str = "127.0.0.1", port: int = 0, settle: float = 5.0,
+                 host: str = "127.0.0.1", port: int = 0, inflight_grace: float = 5.0,
                  hosts: dict[str, str] | None = None, log_dir: Path | None = None,
                  auth: str | None = None, listeners: Listeners | None = None,
                  prefix: list[str] | None = None) -> None:
@@ -94,7 +94,7 @@ class CaptureProxy:
             raise SetupError(f"capture proxy for {name}: proxy credentials must be user:password")
         self.auth = auth
         self.name, self.folder, self.confdir = name, folder, confdir
-        self.upstream, self.host, self.settle = upstream, host, settle
+        self.upstream, self.host, self.inflight_grace = upstream, host, inflight_grace
         self.hosts = dict(hosts or {})
         self.port = port or procs.free_port(host)
         # On one network address only: browsers of this machine get a loopback entry of their own.
@@ -149,7 +149,7 @@ class CaptureProxy:
             "--set", f"telltale_upstream={self.upstream}",
             "--set", f"telltale_capture={self.capture}",
             "--set", f"telltale_events={self.folder / f'{self.name}-events.jsonl'}",
-            "--set", f"telltale_settle_ms={int(self.settle * 1000)}",
+            "--set", f"telltale_inflight_ms={int(self.inflight_grace * 1000)}",
             "-s", str(ADDON),
         ]
         if self.auth:  # the path of a bcrypt hash, never the credentials themselves
@@ -215,7 +215,7 @@ class CaptureProxy:
         self._open = None
         capture = self.capture
         try:
-            reply = self.control("/window/close", timeout=self.settle + 10)
+            reply = self.control("/window/close", timeout=self.inflight_grace + 10)
         except (OSError, ValueError) as e:
             code = self.proc.poll() if self.proc else None
             raise CaptureBroken(
