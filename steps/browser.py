@@ -27,21 +27,22 @@ def browser_in_mode(mode: str, browser: Browser) -> str:
     return mode
 
 
-@when("I visit a fresh canary page", target_fixture="visited")
+@when("I visit a page that exists only for this test", target_fixture="visited")
 def visit_canary_page(browsing_mode: str, browser: Browser, capture_window: Window,
                       canaries: ScenarioCanaries) -> Visit:
     """Loads a URL that exists only for this scenario (its host, path and page are fresh canaries)."""
     return capture_window.expect(browser.visit(canaries.url))
 
 
-@when(parsers.parse('I search for a fresh canary term on "{engine}"'), target_fixture="searched")
+@when(parsers.parse('I search "{engine}" for a term that exists only for this test'),
+      target_fixture="searched")
 def search_canary_term(engine: str, browsing_mode: str, browser: Browser, capture_window: Window,
                        canaries: ScenarioCanaries) -> Visit:
     """Opens the engine's page, types a fresh canary term into its search box and submits."""
     return capture_window.expect(browser.search(engine, canaries.search_term))
 
 
-@when("I open a fresh canary page in a new tab", target_fixture="visited")
+@when("I open a page that exists only for this test in a new tab", target_fixture="visited")
 def open_canary_in_new_tab(browsing_mode: str, browser: Browser, capture_window: Window,
                            canaries: ScenarioCanaries) -> Visit:
     """Opens a new tab and loads a fresh canary URL in it."""

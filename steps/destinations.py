@@ -99,15 +99,29 @@ def no_known_tracker(capture_window: Window, destination_policy: policy.Policy) 
     _judge(rules.TRACKERS, capture_window, destination_policy, "requests reached known trackers")
 
 
-@then(parsers.parse("no data is sent to servers in {countries}"))
-def no_forbidden_country(capture_window: Window, destination_policy: policy.Policy, countries: str) -> None:
-    """No server reached is located in the named countries; a server of unknown place is no pass."""
+@then("no data is sent to servers in the countries policy.yaml forbids")
+def no_forbidden_country(capture_window: Window, destination_policy: policy.Policy) -> None:
+    """No server reached is located in a country policy.yaml forbids (for this device and feature);
+    a server of unknown place is no pass."""
+    if not destination_policy.forbidden:
+        raise PolicyCannotJudge("no verdict: policy.yaml forbids no country for this device")
+    _countries(capture_window, destination_policy, destination_policy.forbidden)
+
+
+@then(parsers.parse("no data is sent to servers in {countries}, whatever policy.yaml forbids"))
+def no_named_country(capture_window: Window, destination_policy: policy.Policy, countries: str) -> None:
+    """No server reached is located in the countries named here (they replace policy.yaml's list for
+    this scenario); a server of unknown place is no pass."""
     try:
         forbidden = geo.parse_countries(countries)
     except ValueError as e:
         raise PolicyCannotJudge(f"no verdict: {e}") from None
+    _countries(capture_window, destination_policy, forbidden)
+
+
+def _countries(window: Window, pol: policy.Policy, forbidden: tuple[str, ...]) -> None:
     names = ", ".join(geo.country_name(c) for c in forbidden)
-    _judge(rules.COUNTRIES, capture_window, replace(destination_policy, forbidden=tuple(forbidden)),
+    _judge(rules.COUNTRIES, window, replace(pol, forbidden=tuple(forbidden)),
            f"data was sent to servers in {names}")
 
 

@@ -34,12 +34,6 @@ def _verdict(result: judge.LeakCheck, what: str, window: Window) -> None:
     result.require_examined()
 
 
-@then("the capture saw the device's own requests")
-def capture_saw_actions(capture_window: Window) -> None:
-    """The positive control: the requests the scenario's own actions cause were captured, else broken."""
-    capture_window.traffic()
-
-
 @then("no other host received the visited URL")
 def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, visited: Visit) -> None:
     """The visited URL, its host or its path reached no host but the visited one, in any encoding."""

@@ -2,18 +2,19 @@
 Feature: Searches reach no third party
   What a user types into a search engine is for that search engine alone: the
   browser and the firmware must not copy it to anyone else, in normal or in
-  incognito mode. Each search uses a fresh canary term.
+  incognito mode. Each search uses a term that exists only for its test.
 
-  @requirement:BR-SRCH-001 @severity:critical @regulation:GDPR-Art.5(1)(b) @regulation:GDPR-Art.6 @regulation:DPDP-Sec.6 @selftest:must-fail
-  Scenario Outline: A search on <engine> in <mode> mode reaches no third party
-    Given the browser is in <mode> mode
-    When I search for a fresh canary term on "<engine>"
-    Then the capture saw the device's own requests
-    And no third party received the search term
+  Rule: A search is for the search engine alone
 
-    Examples:
-      | engine                      | mode      |
-      | https://search.example.com/ | normal    |
-      | https://search.example.com/ | incognito |
-      | https://find.example.org/   | normal    |
-      | https://find.example.org/   | incognito |
+    @requirement:BR-SRCH-001 @severity:critical @regulation:GDPR-Art.5(1)(b) @regulation:GDPR-Art.6 @regulation:DPDP-Sec.6 @selftest:must-fail
+    Scenario Outline: A search on <engine> in <mode> mode reaches no third party
+      Given the browser is in <mode> mode
+      When I search "<engine>" for a term that exists only for this test
+      Then no third party received the search term
+
+      Examples:
+        | engine                      | mode      |
+        | https://search.example.com/ | normal    |
+        | https://search.example.com/ | incognito |
+        | https://find.example.org/   | normal    |
+        | https://find.example.org/   | incognito |

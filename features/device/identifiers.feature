@@ -5,9 +5,10 @@ Feature: Device identifiers stay on the device
   sent, neither plain nor hashed, while the device is used. The identifiers come
   from the device's entry in devices.yaml.
 
-  @requirement:DEV-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @regulation:DPDP-Sec.6 @selftest:must-fail
-  Scenario: Device identifiers are never sent while browsing
-    Given the browser is in normal mode
-    When I visit a fresh canary page
-    Then the capture saw the device's own requests
-    And no device identifier was sent
+  Rule: Identifiers that follow a person across resets and apps stay on the device
+
+    @requirement:DEV-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @regulation:DPDP-Sec.6 @selftest:must-fail
+    Scenario: Device identifiers are never sent while browsing
+      Given the browser is in normal mode
+      When I visit a page that exists only for this test
+      Then no device identifier was sent

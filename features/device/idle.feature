@@ -8,20 +8,22 @@ Feature: An idle device keeps to itself
   SECONDS` (a short one in CI, hours for a release); a passed verdict means nothing
   was seen within it, and the report says how long that was.
 
-  @requirement:IDLE-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @selftest:must-fail
-  Scenario: An idle device sends no hardware identifier
-    Given the browser is in normal mode
-    When the device idles for the soak
-    Then no device identifier was sent
+  Rule: A device left alone sends nothing personal, and no more than its budget
 
-  @requirement:IDLE-DST-001 @severity:normal @regulation:GDPR-Art.5(1)(b) @regulation:ePrivacy-Art.5(3) @selftest:must-fail-heartbeat
-  Scenario: An idle device contacts only allowlisted hosts
-    Given the browser is in normal mode
-    When the device idles for the soak
-    Then no traffic goes to hosts outside the allowlist
+    @requirement:IDLE-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @selftest:must-fail
+    Scenario: An idle device sends no hardware identifier
+      Given the browser is in normal mode
+      When the device idles for the soak
+      Then no device identifier was sent
 
-  @requirement:IDLE-BUD-001 @severity:normal @regulation:GDPR-Art.5(1)(c) @selftest:must-fail-heartbeat
-  Scenario: An idle device stays within its data budget per destination
-    Given the browser is in normal mode
-    When the device idles for the soak
-    Then no destination received more than its data budget
+    @requirement:IDLE-DST-001 @severity:normal @regulation:GDPR-Art.5(1)(b) @regulation:ePrivacy-Art.5(3) @selftest:must-fail-heartbeat
+    Scenario: An idle device contacts only allowlisted hosts
+      Given the browser is in normal mode
+      When the device idles for the soak
+      Then no traffic goes to hosts outside the allowlist
+
+    @requirement:IDLE-BUD-001 @severity:normal @regulation:GDPR-Art.5(1)(c) @selftest:must-fail-heartbeat
+    Scenario: An idle device stays within its data budget per destination
+      Given the browser is in normal mode
+      When the device idles for the soak
+      Then no destination received more than its data budget

@@ -70,7 +70,8 @@ def _window(tmp_path):
 @pytest.mark.parametrize("step, name, args", [
     ("only_allowed_hosts", rules.ALLOWLIST, ()),
     ("no_known_tracker", rules.TRACKERS, ()),
-    ("no_forbidden_country", rules.COUNTRIES, ("Singapore, Russia",)),
+    ("no_named_country", rules.COUNTRIES, ("Singapore, Russia",)),
+    ("no_forbidden_country", rules.COUNTRIES, ()),
     ("all_encrypted", rules.ENCRYPTION, ()),
     ("within_budget", rules.BUDGET, ()),
     ("nothing_unexamined", rules.UNEXAMINED, ()),
@@ -81,13 +82,13 @@ def test_each_step_applies_the_rule_registered_under_its_name(tmp_path, monkeypa
     calls: list = []
     monkeypatch.setitem(rules.RULES, name, rules.Rule(_probe(name, calls)))
     with pytest.raises(AssertionError, match="collector.example.org"):
-        getattr(steps, step)(_window(tmp_path), Policy(budget_per_host=1), *args)
+        getattr(steps, step)(_window(tmp_path), Policy(budget_per_host=1, forbidden=("SG", "RU")), *args)
     ((traffic, policy, _),) = calls
     assert [c.host for c in traffic.contacts] == ["collector.example.org"]
     assert [u.host for u in traffic.refused] == ["pinned.example.org"] and traffic.seconds == 60.0
     assert policy.allows("cdn.shop.example"), "the scenario's own site is a first party"
     if name == rules.COUNTRIES:
-        assert policy.forbidden == ("SG", "RU"), "the step's countries are the policy's"
+        assert policy.forbidden == ("SG", "RU"), "the step's countries (named, or policy.yaml's)"
 
 
 def test_the_pure_rules_and_the_party_logic_import_no_device_code():
@@ -100,3 +101,12 @@ def test_the_pure_rules_and_the_party_logic_import_no_device_code():
             "assert not bad, bad\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_the_policy_country_step_without_forbidden_countries_gives_no_verdict(tmp_path):
+    from steps import destinations as steps
+
+    from telltale.errors import PolicyCannotJudge
+
+    with pytest.raises(PolicyCannotJudge, match="forbids no country"):
+        steps.no_forbidden_country(_window(tmp_path), Policy())

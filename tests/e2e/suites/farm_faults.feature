@@ -1,7 +1,7 @@
 Feature: One device's fault stays with that device
   Scenario: Browsing while the whole farm is up
     Given the browser is in normal mode
-    When I visit a fresh canary page
+    When I visit a page that exists only for this test
     Then no other host received the visited URL
 
   Scenario: The Appium server of farm-a stops
@@ -14,10 +14,10 @@ Feature: One device's fault stays with that device
 
   Scenario: Browsing after the fault
     Given the browser is in normal mode
-    When I visit a fresh canary page
+    When I visit a page that exists only for this test
     Then no other host received the visited URL
 
   Scenario: Searching after the fault
     Given the browser is in incognito mode
-    When I search for a fresh canary term on "https://search.example.com/"
+    When I search "https://search.example.com/" for a term that exists only for this test
     Then no third party received the search term

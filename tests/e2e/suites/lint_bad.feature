@@ -2,7 +2,7 @@ Feature: Requirements written wrong
   @requirement:BAD-1 @regulation:GDPR-Art.5 @severity:urgent
   Scenario: A step nobody defined
     Given the browser is in incognito mode
-    When I teleport to a fresh canary page
+    When I teleport to a page that exists only for this test
 
   @requirement:BAD-1 @regulation:GDPR-Art.5 @colour:blue
   Scenario: Same requirement id twice

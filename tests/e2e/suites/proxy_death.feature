@@ -3,11 +3,11 @@ Feature: The capture proxy dies during a scenario
 
   Scenario: The proxy is killed after the visit
     Given the browser is in incognito mode
-    When I visit a fresh canary page
+    When I visit a page that exists only for this test
     And the capture proxy is killed
     Then no other host received the visited URL
 
   Scenario: The next scenario runs on a restarted proxy
     Given the browser is in incognito mode
-    When I visit a fresh canary page
+    When I visit a page that exists only for this test
     Then no other host received the visited URL
