@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from telltale import results, tables
 from telltale.errors import TelltaleError
 
 ABSENT = "absent"
@@ -30,43 +31,13 @@ class Change:
     new: str
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise TelltaleError(f"{path}: cannot read: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise TelltaleError(f"{path}: not UTF-8 text (byte {e.start})") from None
-
-
-def _device_default(run: Path) -> str:
-    env = run / "allure-results" / "environment.properties"
-    if env.exists():
-        for line in _read(env).splitlines():
-            if line.startswith("device="):
-                return line.partition("=")[2]
-    return "unknown"
-
-
-def _pairs(items: object, exclude: str = "") -> list[tuple[str, str]]:
-    """(name, value) of Allure labels or parameters; entries of another shape are skipped."""
-    if not isinstance(items, list):
-        return []
-    return [(str(i["name"]), str(i["value"])) for i in items
-            if isinstance(i, dict) and "name" in i and "value" in i and i["name"] != exclude]
-
-
-def _result(f: Path) -> dict:
-    """One Allure result; a file that is no result at all stops the comparison, naming it."""
-    try:
-        r = json.loads(_read(f))
-    except ValueError as e:
-        raise TelltaleError(f"{f}: unreadable result: {e}") from None
-    if not isinstance(r, dict):
-        raise TelltaleError(f"{f}: not an Allure result (a JSON object is expected)")
-    if not isinstance(r.get("fullName") or r.get("name"), str):
-        raise TelltaleError(f"{f}: not an Allure result (no name to match the scenario by)")
-    return r
+def _key(r: results.Result) -> tuple:
+    """(feature:scenario, Examples values, device): how a scenario is matched across runs."""
+    scenario = r.full_name or r.name
+    if scenario is None:
+        raise TelltaleError(f"{r.path}: not an Allure result (no name to match the scenario by)")
+    params = tuple(sorted((k, v) for k, v in r.parameters.items() if k != "device"))
+    return scenario, params
 
 
 def load(run: Path) -> dict[tuple, tuple[str, str, str]]:
@@ -74,21 +45,15 @@ def load(run: Path) -> dict[tuple, tuple[str, str, str]]:
     folder = run / "allure-results"
     if not folder.is_dir():
         raise TelltaleError(f"{run}: not a run folder (no allure-results/)")
-    files = sorted(folder.glob("*-result.json"))
-    if not files:
-        raise TelltaleError(f"{folder}: no *-result.json: not a finished run")
-    default = _device_default(run)
+    read = results.read_results(folder)
+    if not read:
+        raise TelltaleError(f"{folder}: no {results.RESULT_GLOB}: not a finished run")
+    default = results.environment(folder).get("device", "unknown")
     out = {}
-    for f in files:
-        r = _result(f)
-        labels = dict(reversed(_pairs(r.get("labels"))))  # the first of a repeated label counts
-        device = labels.get("device", default)
-        params = tuple(sorted(_pairs(r.get("parameters"), exclude="device")))
-        key = (r.get("fullName") or r.get("name"), params, device)
-        status = r.get("status")
-        name = r.get("name")
-        out[key] = (labels.get("requirement", "-"), name if isinstance(name, str) else key[0],
-                    status if isinstance(status, str) else "unknown")
+    for r in read:
+        scenario, params = _key(r)
+        key = (scenario, params, r.label("device", default))
+        out[key] = (r.label("requirement", "-"), r.name if r.name is not None else scenario, r.status)
     return out
 
 
@@ -154,8 +119,9 @@ def _cmd(args: argparse.Namespace) -> int:
         return status
     for kind, changes in result.items():
         print(_heading(kind, changes))
-        for c in changes:
-            print(f"  {c.requirement:12} {c.device:22} {c.old:>8} -> {c.new:8} {c.scenario}")
+        if changes:
+            rows = [(c.requirement, c.device, c.old, "->", c.new, c.scenario) for c in changes]
+            print(tables.table(None, rows, widths=(12, 22, 8, 2, 8), right={2}, sep=" ", indent="  "))
     print(verdict)
     return status
 

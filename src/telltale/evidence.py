@@ -18,6 +18,7 @@ from mitmproxy.flow import Flow
 from mitmproxy.utils import strutils
 
 from telltale import redact as redaction
+from telltale import tables
 from telltale.capture.store import SERVER_IP_KEY
 
 KEPT_ENCODING = "x-telltale-content-encoding"
@@ -66,13 +67,8 @@ def findings_table(rows: Iterable[dict]) -> str:
     if not rows:
         return "no findings\n"
     cols = ["canary", "host", "server_ip", "location", "excerpt", "flow"]
-    cells = [[str(r.get(c, "") if r.get(c) is not None else "") for c in cols] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-
-    def line(vals: list[str]) -> str:
-        return "  ".join(v[:w].ljust(w) for v, w in zip(vals, widths, strict=True)).rstrip()
-
-    return "\n".join([line(cols), line(["-" * w for w in widths]), *map(line, cells)]) + "\n"
+    cells = [[tables.cut(str(r[c]) if r.get(c) is not None else "", 60, mark="") for c in cols] for r in rows]
+    return tables.table(cols, cells, rule=True) + "\n"
 
 
 def offending_requests(flows: Sequence[Flow], rows: Iterable[dict], redact: bool = True,

@@ -16,6 +16,8 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from telltale import results
+
 ORDER = {"failed": 0, "broken": 1, "unknown": 2, "skipped": 3, "passed": 4}
 
 
@@ -30,31 +32,20 @@ class Cell:
     boundary: str = "unknown"
 
 
-def _props(results: Path) -> dict[str, str]:
-    env = results / "environment.properties"
-    if not env.exists():
-        return {}
-    return dict(line.split("=", 1) for line in env.read_text().splitlines() if "=" in line)
-
-
 def cells(run: Path) -> list[Cell]:
-    results = run / "allure-results"
-    props = _props(results)
+    folder = run / "allure-results"
+    props = results.environment(folder)
     out = []
-    for f in sorted(results.glob("*-result.json")):
-        r = json.loads(f.read_text())
-        labels: dict[str, list[str]] = {}
-        for lab in r.get("labels", []):
-            labels.setdefault(lab["name"], []).append(lab["value"])
-        device = labels.get("device", [props.get("device", "unknown")])[0]
+    for r in results.read_results(folder):
+        device = r.label("device", props.get("device", "unknown"))
         out.append(Cell(
-            requirement=",".join(labels.get("requirement", ["-"])),
-            scenario=r.get("name", "?"),
+            requirement=",".join(r.labels.get("requirement", ("-",))),
+            scenario=r.name if r.name is not None else "?",
             device=device,
             firmware=props.get(f"firmware.{device}") or props.get("firmware", "unknown"),
-            verdict=r.get("status", "unknown"),
-            regulations=" ".join(sorted(labels.get("regulation", []))),
-            boundary=props.get(f"boundary.{device}") or labels.get("boundary", ["unknown"])[0],
+            verdict=r.status,
+            regulations=" ".join(sorted(r.labels.get("regulation", ()))),
+            boundary=props.get(f"boundary.{device}") or r.label("boundary", "unknown"),
         ))
     return sorted(out, key=lambda c: (c.requirement, c.scenario, c.device))
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
 from collections import Counter
 from pathlib import Path
 
-from telltale import names
+from telltale import names, results
 
 
 def new_run_id(now: float | None = None) -> str:
@@ -34,12 +33,10 @@ def point_latest(reports: Path, run: Path) -> None:
     os.replace(tmp, link)
 
 
-def statuses(results: Path) -> Counter:
-    """Count Allure test results by status (passed, failed, broken, skipped, unknown)."""
-    counts: Counter = Counter()
-    for f in results.glob("*-result.json"):
-        try:
-            counts[json.loads(f.read_text()).get("status") or "unknown"] += 1
-        except (OSError, ValueError):
-            counts["unreadable"] += 1
+def statuses(folder: Path) -> Counter:
+    """Count Allure test results by status (passed, failed, broken, skipped, unknown, unreadable)."""
+    unreadable: list[results.UnreadableResult] = []
+    counts = Counter(r.status for r in results.read_results(folder, unreadable))
+    if unreadable:
+        counts["unreadable"] += len(unreadable)
     return counts

@@ -8,33 +8,28 @@ or `telltale diff` read it: no artefact keeps the provisional verdict.
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from telltale import results
 from telltale.sweep import LateLeak
 
 WINDOW_LABEL = "window"
 MESSAGE_LINES = 5
 
 
-def _label(result: dict, name: str) -> str | None:
-    return next((lab["value"] for lab in result.get("labels", []) if lab["name"] == name), None)
-
-
-def results_by_window(results_dir: Path, device: str | None = None) -> dict[str, tuple[Path, dict]]:
+def results_by_window(results_dir: Path, device: str | None = None) -> dict[str, results.Result]:
     """The results of one device's scenarios by window id (ids are unique per device, not per run:
-    parallel workers number their windows each from 1)."""
+    parallel workers number their windows each from 1). A result that cannot be read is not
+    rewritten: the report and `telltale diff` name it."""
     out = {}
-    for p in results_dir.glob("*-result.json"):
-        try:
-            r = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        w = _label(r, WINDOW_LABEL)
-        if w and (device is None or _label(r, "device") == device):
-            out[w] = (p, r)
+    for r in results.read_results(results_dir, unreadable=[]):
+        w = r.label(WINDOW_LABEL)
+        if w and (device is None or r.label("device") == device):
+            out[w] = r
     return out
 
 
@@ -45,7 +40,8 @@ def _attach(results_dir: Path, result: dict, name: str, text: str, mime: str, ex
 
 
 def _set_parameter(result: dict, name: str, value: str) -> None:
-    params = [p for p in result.get("parameters", []) if p.get("name") != name]
+    params = [p for p in result.get("parameters") or []
+              if not (isinstance(p, dict) and p.get("name") == name)]
     result["parameters"] = params + [{"name": name, "value": value}]
 
 
@@ -64,18 +60,18 @@ def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, st
     for leak in late:
         leaks.setdefault(leak.window, []).append(leak)
     failed = []
-    for window, (path, r) in by_window.items():
+    for window, read in by_window.items():
+        r = copy.deepcopy(dict(read.raw))
         if window in observed:
             _set_parameter(r, "observed after the action", observed[window])
         mine = leaks.get(window)
-        if mine and r.get("status") != "skipped":
+        if mine and read.status != "skipped":
             lines = [leak.message() for leak in mine[:MESSAGE_LINES]]
             if len(mine) > MESSAGE_LINES:
                 lines.append(f"... and {len(mine) - MESSAGE_LINES} more late copies (findings.json)")
-            old = (r.get("statusDetails") or {}).get("message", "")
-            prior = r.get("status")
+            old, prior = read.message, read.status
             r["status"] = "failed"
-            details = r.setdefault("statusDetails", {})
+            details = r["statusDetails"] = dict(r.get("statusDetails") or {})
             before = f"\n\nbefore the sweep ({prior}): {old}" if old else ""
             details["message"] = "\n".join(lines) + before
             rows = [{**leak.to_dict(), "late": leak.message()} for leak in mine]
@@ -83,14 +79,15 @@ def apply(results_dir: Path, late: Sequence[LateLeak], observed: Mapping[str, st
             if evidence and evidence.get(window):
                 _attach(results_dir, r, "late leaks (decoded requests)", evidence[window], "text/plain",
                         "txt")
-            failed.append(r.get("name", window))
-        elif unseen.get(window) and r.get("status") == "passed":
+            failed.append(read.name or window)
+        elif unseen.get(window) and read.status == "passed":
             # The packet record shows traffic of this window that no reader examined: no pass.
             r["status"] = "broken"
-            r.setdefault("statusDetails", {})["message"] = (
+            r["statusDetails"] = dict(r.get("statusDetails") or {})
+            r["statusDetails"]["message"] = (
                 "the run-wide account of the packet record found traffic the capture never recorded "
                 "in this window: " + "; ".join(unseen[window][:MESSAGE_LINES]))
-        tmp = path.with_suffix(".json.tmp")
+        tmp = read.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(r), encoding="utf-8")
-        tmp.replace(path)
+        tmp.replace(read.path)
     return failed

@@ -1,18 +1,28 @@
-"""Running the suite as a user would: a child pytest (or `telltale run`) and its Allure results."""
+"""Running the suite as a user would: a child pytest (or `telltale run`) and its Allure results,
+and what the features say the results must be (scenario names, tags, steps)."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_bdd.feature import get_features
+from pytest_bdd.scenario import make_python_name
+
+from telltale import results as allure_results
 from telltale.browser import QUIET_ARGS
 from telltale.capture import store
 from telltale.capture.proxy import CaptureProxy
+from telltale.platforms import PLATFORMS as REGISTRY
+from telltale.results import Result
 
 ROOT = Path(__file__).resolve().parents[2]
+FEATURES = ROOT / "features"
+# The platforms a scenario can be tagged for (@android, @ios): skipped on any other device.
+PLATFORMS = tuple(name for name, p in REGISTRY.items() if p.tagged)
 
 
 def run_suite(module: Path, run_dir: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -23,18 +33,66 @@ def run_suite(module: Path, run_dir: Path, *extra: str) -> subprocess.CompletedP
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
 
 
-def results(run_dir: Path) -> dict[str, dict]:
-    """Allure results by scenario name."""
-    out = {}
-    for f in (run_dir / "allure-results").glob("*-result.json"):
-        r = json.loads(f.read_text())
-        assert r["name"] not in out, f"two results for {r['name']}"
-        out[r["name"]] = r
+def all_results(run_dir: Path) -> list[Result]:
+    """Every Allure result of a run folder, read as Telltale reads them."""
+    return allure_results.read_results(run_dir / "allure-results")
+
+
+def results(run_dir: Path) -> dict[str, Result]:
+    """Allure results by scenario name (one a name: a run on one device)."""
+    out: dict[str, Result] = {}
+    for r in all_results(run_dir):
+        assert r.name not in out, f"two results for {r.name}"
+        out[r.name or "?"] = r
     return out
 
 
-def labels(result: dict, name: str) -> list[str]:
-    return [lab["value"] for lab in result.get("labels", []) if lab["name"] == name]
+def labels(result: Result, name: str) -> list[str]:
+    return list(result.labels.get(name, ()))
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario as its result will name it (an outline's Examples values filled in)."""
+
+    name: str
+    feature: Path
+    tags: frozenset[str]  # its own, its feature's and its Examples' tags
+    steps: tuple[str, ...]
+
+    def tagged(self, name: str) -> list[str]:
+        """The values of its @name:value tags, sorted."""
+        return sorted(t.partition(":")[2] for t in self.tags if t.startswith(f"{name}:"))
+
+    @property
+    def platform(self) -> str | None:
+        return next((p for p in PLATFORMS if p in self.tags), None)
+
+    def skipped_on(self, platform: str) -> bool:
+        """Reported skipped on a device of this platform: tagged for another one, or @skip."""
+        return "skip" in self.tags or self.platform not in (None, platform)
+
+    def selected_by(self, *terms: str) -> bool:
+        """Whether `pytest -k "a or b"` with these terms selects it (by its test function's name)."""
+        test = f"test_{make_python_name(self.name)}".lower()
+        return any(t.lower() in test for t in terms)
+
+
+def scenarios(path: Path = FEATURES) -> list[Scenario]:
+    """Every scenario of the features under `path` (or of one feature file), by pytest-bdd's parser."""
+    out = []
+    for feature in get_features([str(path)]):
+        for tmpl in feature.scenarios.values():
+            rule = tmpl.rule.tags if tmpl.rule else set()
+            base = frozenset(tmpl.tags | feature.tags | rule)
+            variants = [(ex.tags, ctx) for ex in tmpl.examples for ctx in ex.as_contexts()]
+            for tags, ctx in variants or [(set(), {})]:
+                sc = tmpl.render(ctx)
+                out.append(Scenario(sc.name, Path(feature.filename), base | set(tags),
+                                    tuple(step.name for step in sc.steps)))
+    names = [s.name for s in out]
+    assert len(names) == len(set(names)), f"scenario names repeat: {sorted(names)}"
+    return out
 
 
 # Chromium's own housekeeping (update checks, the account list, network time), not caused by

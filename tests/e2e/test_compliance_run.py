@@ -19,37 +19,15 @@ import pytest
 
 from telltale.capture import store
 
-from .helpers import ROOT, labels, open_in_chromium, page_requests
+from .helpers import ROOT, all_results, labels, open_in_chromium, page_requests, scenarios
 
 pytestmark = pytest.mark.e2e
 
-SCENARIOS = {"Incognito browsing sends no URLs",
-             "Incognito search sends no search terms to third parties",
-             "Browsing telemetry carries no visited URL",
-             "App-usage events carry no user content",
-             "Device identifiers are never sent while browsing",
-             "Nothing goes to analytics hosts in forbidden countries",
-             "No request reaches a known tracker while browsing",
-             "Browsing sends nothing in clear text and nothing escapes inspection",
-             *(f"A search on {e} in {m} mode reaches no third party"
-               for e in ("https://search.example.com/", "https://find.example.org/")
-               for m in ("normal", "incognito")),
-             "An idle device sends no hardware identifier",
-             "An idle device contacts only allowlisted hosts",
-             "An idle device stays within its data budget per destination"}
-IDLE = {s for s in SCENARIOS if s.startswith("An idle device")}
-ANDROID_ONLY = {"Opening a folder in the file manager sends no folder name",
-                "Swiping launcher screens sends no usage events with user content",
-                "The system browser's incognito toggle sends no URLs",
-                "No installed-app list leaves the device"}
-
-
-def _attachment_names(node: dict) -> set[str]:
-    """Attachments of a result and of all its steps."""
-    names = {a["name"] for a in node.get("attachments", [])}
-    for step in node.get("steps", []):
-        names |= _attachment_names(step)
-    return names
+FEATURES = scenarios()
+SCENARIOS = {s.name for s in FEATURES if not s.skipped_on("chromium")}  # run on local-chromium
+SKIPPED = {s.name: s for s in FEATURES if s.skipped_on("chromium")}  # tagged for another platform
+IDLE = {s.name for s in FEATURES if "the device idles for the soak" in s.steps} & SCENARIOS
+SEVERITY = {s.name: s.tagged("severity") for s in FEATURES}
 
 
 def _telltale_tmp() -> set[str]:
@@ -82,31 +60,27 @@ def test_run_passes_with_one_labelled_result_per_scenario(compliance_run):
     proc, reports, _ = compliance_run
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert os.readlink(reports / "latest") == "r1"
-    folder = reports / "latest" / "allure-results"
-    results = [json.loads(p.read_text()) for p in folder.glob("*-result.json")]
-    assert sorted(r["name"] for r in results) == sorted(SCENARIOS | ANDROID_ONLY)
+    results = all_results(reports / "latest")
+    assert sorted(r.name for r in results) == sorted(SCENARIOS | set(SKIPPED))
     for r in results:
         assert labels(r, "requirement") and labels(r, "regulation") and labels(r, "feature")
-        if r["name"] in ANDROID_ONLY:
-            assert r["status"] == "skipped"
-            assert "needs an android device" in r["statusDetails"]["message"]
+        assert labels(r, "severity") == SEVERITY[r.name]
+        if r.name in SKIPPED:
+            assert r.status == "skipped"
+            assert f"needs an {SKIPPED[r.name].platform} device" in r.message
             continue
-        assert r["status"] == "passed", r.get("statusDetails")
-        assert labels(r, "severity") == (["normal"] if r["name"] in IDLE - {
-            "An idle device sends no hardware identifier"} else ["critical"])
+        assert r.status == "passed", r.message
         assert labels(r, "boundary") == ["sealed"]
-        params = {p["name"]: p["value"].strip("'") for p in r.get("parameters", [])}
+        params = {k: v.strip("'") for k, v in r.parameters.items()}
         assert params["capture boundary"].startswith("sealed: a network namespace")
         assert params["observed after the action"].endswith(
             ("and a drain of 5 s)", "(its window only: these rules judge the window)")), params
-        attached = _attachment_names(r)
+        attached = set(r.attachments)
         assert {"screenshot", "capture window"} <= attached
         # the findings table: of the leak checks, or of the destination rule that judged
         assert "findings" in attached or any(a.startswith("destinations: ") for a in attached), attached
         assert any(a.endswith(".har") for a in attached)
-        if r["name"] in IDLE:
-            continue
-    assert f"{len(SCENARIOS)} passed, {len(ANDROID_ONLY)} skipped" in proc.stdout
+    assert f"{len(SCENARIOS)} passed, {len(SKIPPED)} skipped" in proc.stdout
 
 
 def test_run_keeps_every_flow_tagged_with_its_window(compliance_run):
@@ -118,8 +92,7 @@ def test_run_keeps_every_flow_tagged_with_its_window(compliance_run):
     assert {w for w in windows if w and w.startswith("seal-probe")} == {"seal-probe-local-chromium"}
     assert "drain-local-chromium" in windows
     scenario_windows = {w for w in windows if w and not w.startswith(("seal-probe", "gap-after:", "drain-"))}
-    results = [json.loads(p.read_text()) for p in (reports / "r1" / "allure-results").glob("*-result.json")]
-    labelled = {w for r in results for w in labels(r, "window")}
+    labelled = {w for r in all_results(reports / "r1") for w in labels(r, "window")}
     assert len(labelled) == len(SCENARIOS)  # one window per scenario, named in its result
     assert scenario_windows <= labelled and len(scenario_windows) >= len(SCENARIOS - IDLE)
     assert {w.split(":", 1)[1] for w in windows if w and w.startswith("gap-after:")} <= labelled | {
@@ -167,7 +140,7 @@ def test_compliance_matrix_is_beside_the_report_and_inside_it(compliance_run):
     _, reports, _ = compliance_run
     run = reports / "r1"
     rows = json.loads((run / "matrix.json").read_text())
-    assert len(rows) == len(SCENARIOS | ANDROID_ONLY)
+    assert len(rows) == len(FEATURES)
     assert {r["device"] for r in rows} == {"local-chromium"}
     assert {r["firmware"] for r in rows} == {"debian-chromium"}
     assert {r["verdict"] for r in rows} == {"passed", "skipped"}

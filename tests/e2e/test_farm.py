@@ -7,9 +7,10 @@ from collections import defaultdict
 
 import pytest
 
-from .helpers import ROOT, labels
+from .helpers import ROOT, all_results, labels, scenarios
 
 pytestmark = pytest.mark.e2e
+SUITES = ROOT / "tests" / "e2e" / "suites"
 
 FARM = """devices:
   farm-a:
@@ -35,21 +36,22 @@ def _run(tmp_path, *extra):
          "--devices-file", str(inv), "--devices", "farm", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     by_device = defaultdict(dict)
-    for p in (tmp_path / "r" / "allure-results").glob("*-result.json"):
-        r = json.loads(p.read_text())
+    for r in all_results(tmp_path / "r"):
         (device,) = labels(r, "device")
-        assert r["name"] not in by_device[device], "one result per scenario and device"
-        by_device[device][r["name"]] = r
+        assert r.name not in by_device[device], "one result per scenario and device"
+        by_device[device][r.name] = r
     return proc, by_device
 
 
 def test_two_devices_in_parallel_both_in_the_report(ready, tmp_path):
-    proc, by_device = _run(tmp_path, "-n", "2", "-k", "incognito_browsing or identifiers")
+    selection = ("incognito_browsing", "identifiers")
+    proc, by_device = _run(tmp_path, "-n", "2", "-k", " or ".join(selection))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert set(by_device) == {"farm-a", "farm-b"}
+    selected = {s.name for s in scenarios() if s.selected_by(*selection)}
     for device, results in by_device.items():
-        assert {r["status"] for r in results.values()} == {"passed"}, device
-        assert "Device identifiers are never sent while browsing" in results
+        assert {r.status for r in results.values()} == {"passed"}, device
+        assert set(results) == selected and "Device identifiers are never sent while browsing" in results
     # Allure's thread label is "<pid>-<thread>": each device on one worker, the two side by side
     workers = {d: {labels(r, "thread")[0].split("-")[0] for r in res.values()}
                for d, res in by_device.items()}
@@ -85,14 +87,17 @@ def _traffic_kept_apart(captures):
 
 def test_a_dead_appium_server_breaks_only_its_devices_remaining_scenarios(ready, tmp_path):
     proc, by_device = _run(tmp_path, "--suite", "tests/e2e/suites/farm_faults_suite.py")
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    # broken scenarios and no failed requirement: the run could not judge (2), it found nothing (not 1)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
     a, b = by_device["farm-a"], by_device["farm-b"]
+    names = {s.name for s in scenarios(SUITES / "farm_faults.feature")}
+    assert set(a) == set(b) == names
     # farm-b lost its browser session mid-run: it was recreated, and everything passed there.
-    assert {n: r["status"] for n, r in b.items()} == {n: "passed" for n in b} and len(b) == 5
-    assert a["Browsing while the whole farm is up"]["status"] == "passed"
-    assert a["The Appium server of farm-a stops"]["status"] == "passed"
-    assert a["The browser session of farm-b ends"]["status"] == "broken"  # no Appium left on farm-a
+    assert {n: r.status for n, r in b.items()} == {n: "passed" for n in names}
+    assert a["Browsing while the whole farm is up"].status == "passed"
+    assert a["The Appium server of farm-a stops"].status == "passed"
+    assert a["The browser session of farm-b ends"].status == "broken"  # no Appium left on farm-a
     for name in ("Browsing after the fault", "Searching after the fault"):
-        assert a[name]["status"] == "broken", a[name]
-        msg = a[name]["statusDetails"]["message"]
+        assert a[name].status == "broken", a[name].raw
+        msg = a[name].message
         assert "farm-a" in msg and "cannot be reached" in msg, msg

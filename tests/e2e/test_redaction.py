@@ -12,7 +12,7 @@ import pytest
 
 from telltale.selftest import findings_of
 
-from .helpers import ROOT
+from .helpers import ROOT, all_results
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cr3t-T0KEN-for-redaction-test"
@@ -49,9 +49,9 @@ def _run(tmp_path: Path, *extra: str) -> Path:
 def test_no_artefact_carries_the_planted_credentials(ready, tmp_path):
     run = _run(tmp_path)
     assert _files_with(run, SECRET) == []
-    (result,) = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
-    assert result["status"] == "failed"
-    assert "collect.example.org" in result["statusDetails"]["message"]
+    (result,) = all_results(run)
+    assert result.status == "failed"
+    assert "collect.example.org" in result.message
     assert _files_with(run, "collect.example.org"), "the leak evidence itself is kept"
     assert "[REDACTED]" in "".join(p.read_text(errors="replace")
                                    for p in (run / "allure-results").glob("*.har"))
@@ -67,8 +67,8 @@ def test_a_scan_of_the_redacted_capture_finds_what_the_run_found(ready, tmp_path
     """Redaction never destroys evidence: the run's findings, re-found by `telltale scan` in the
     bundled (redacted) capture with the canaries the run recorded, flow for flow."""
     run = _run(tmp_path)
-    (result,) = [json.loads(p.read_text()) for p in (run / "allure-results").glob("*-result.json")]
-    rows = findings_of(result, run / "allure-results")
+    (result,) = all_results(run)
+    rows = findings_of(result)
     assert any("access_token" in r["location"] for r in rows), rows  # the canary in a credential field
     canaries = {}
     for ledger in (run / "sweep").glob("*-expectations.jsonl"):

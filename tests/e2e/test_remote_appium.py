@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from telltale.appium_server import AppiumServer
+from telltale.results import environment
 
 from .helpers import ROOT, results, run_suite
 
@@ -28,9 +29,9 @@ def test_existing_appium_endpoint_is_used_not_a_new_server(ready, tmp_path):
     finally:
         server.stop()
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert results(run)["Incognito browsing sends no URLs"]["status"] == "passed"
+    assert results(run)["Incognito browsing sends no URLs"].status == "passed"
     assert not list(ready.state.glob("logs/run-*/farm-chromium-appium.log")), \
         "no local Appium server was started"
     assert "POST /session" in Path(server.log).read_text()
-    props = (run / "allure-results" / "environment.properties").read_text()
-    assert "device=farm-chromium" in props and "firmware=farm-build-1" in props
+    props = environment(run / "allure-results")
+    assert props["device"] == "farm-chromium" and props["firmware"] == "farm-build-1", props

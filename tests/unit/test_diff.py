@@ -174,3 +174,22 @@ def test_an_empty_results_folder_is_not_a_run(tmp_path):
     (tmp_path / "empty" / "allure-results").mkdir(parents=True)
     proc = _diff(_farm(tmp_path / "full", FULL), tmp_path / "empty")
     assert proc.returncode == 2 and "no *-result.json: not a finished run" in proc.stderr
+
+
+def test_the_text_report_is_one_aligned_line_a_change(tmp_path):
+    old = _farm(tmp_path / "old", {("R1", "phone-a"): "failed", ("R2", "phone-a"): "passed",
+                                   ("R3", "phone-b"): "passed"})
+    new = _farm(tmp_path / "new", {("R1", "phone-a"): "passed", ("R2", "phone-a"): "failed"})
+    assert _diff(old, new).stdout.split("\n") == [
+        "new failures: 1",
+        "  R2           phone-a                  passed -> failed   Scenario R2",
+        "fixed: 1",
+        "  R1           phone-a                  failed -> passed   Scenario R1",
+        "still failing: 0",
+        "newly broken: 0",
+        "missing in new run: 1 scenario(s) (requirements R3; devices phone-b)",
+        "  R3           phone-b                  passed -> absent   Scenario R3",
+        "added in new run: 0 scenario(s)",
+        "gate: failed: 1 new failure(s); 1 scenario(s) missing in the new run "
+        "(--accept-missing accepts them)",
+        ""]
