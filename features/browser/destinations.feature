@@ -9,13 +9,13 @@ Feature: Browsing data goes to no tracker, to no forbidden jurisdiction, and nev
 
   Rule: Personal data leaves only for the places policy.yaml allows
 
-    @requirement:BR-GEO-001 @severity:critical @regulation:GDPR-Art.44 @regulation:DPDP-Sec.16 @selftest:must-fail
+    @requirement:BR-GEO-001 @severity:critical @regulation:GDPR-Art.44 @regulation:DPDP-Sec.16
     Scenario: Nothing goes to analytics hosts in forbidden countries
       Given the browser is in normal mode
       When I visit a page that exists only for this test
       Then no data is sent to servers in the countries policy.yaml forbids
 
-    @requirement:BR-TRK-001 @severity:critical @regulation:GDPR-Art.6 @regulation:ePrivacy-Art.5(3) @selftest:must-fail
+    @requirement:BR-TRK-001 @severity:critical @regulation:GDPR-Art.6 @regulation:ePrivacy-Art.5(3)
     Scenario: No request reaches a known tracker while browsing
       Given the browser is in normal mode
       When I visit a page that exists only for this test
@@ -23,7 +23,7 @@ Feature: Browsing data goes to no tracker, to no forbidden jurisdiction, and nev
 
   Rule: What leaves the device is protected in transit, and open to inspection
 
-    @requirement:BR-TLS-001 @severity:critical @regulation:GDPR-Art.32 @selftest:must-fail-udp
+    @requirement:BR-TLS-001 @severity:critical @regulation:GDPR-Art.32
     Scenario: Browsing sends nothing in clear text and nothing escapes inspection
       Given the browser is in normal mode
       When I visit a page that exists only for this test

@@ -10,19 +10,19 @@ Feature: An idle device keeps to itself
 
   Rule: A device left alone sends nothing personal, and no more than its budget
 
-    @requirement:IDLE-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @selftest:must-fail
+    @requirement:IDLE-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3)
     Scenario: An idle device sends no hardware identifier
       Given the browser is in normal mode
       When the device idles for the soak
       Then no device identifier was sent
 
-    @requirement:IDLE-DST-001 @severity:normal @regulation:GDPR-Art.5(1)(b) @regulation:ePrivacy-Art.5(3) @selftest:must-fail-heartbeat
+    @requirement:IDLE-DST-001 @severity:normal @regulation:GDPR-Art.5(1)(b) @regulation:ePrivacy-Art.5(3)
     Scenario: An idle device contacts only allowlisted hosts
       Given the browser is in normal mode
       When the device idles for the soak
       Then no traffic goes to hosts outside the allowlist
 
-    @requirement:IDLE-BUD-001 @severity:normal @regulation:GDPR-Art.5(1)(c) @selftest:must-fail-heartbeat
+    @requirement:IDLE-BUD-001 @severity:normal @regulation:GDPR-Art.5(1)(c)
     Scenario: An idle device stays within its data budget per destination
       Given the browser is in normal mode
       When the device idles for the soak

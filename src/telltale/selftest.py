@@ -1,27 +1,29 @@
 """`telltale selftest`: does this lab catch a leaking firmware?
 
 It runs the requirements on the leaky reference build and checks every
-expectation: a scenario tagged ``@selftest:must-fail`` (or ``@selftest:must-fail-<transport>``
-for the reference devices whose agent has that trait: its transport, `batched`, `heartbeat`)
-must be *failed* (not
+expectation: a scenario whose requirement reference/must_fail.yaml lists (`always`, or for
+the reference devices whose agent has one of the traits listed: its transport, `batched`,
+`heartbeat`) must be *failed* (not
 broken: broken would mean the lab could not see, not that it caught) with a
-finding that names a host the reference agent sends to and a base64 step in
-its decoding chain (for a destination requirement: a violation at that host,
-with its server's country); every other scenario must pass or be skipped. Run it after
-setting up capture, before trusting a clean report.
+finding that names a host the reference agent sends to and, in its decoding chain,
+the steps that undo the agent's configured encoding (base64; base64 and gzip; none
+for plain json; hex for data in DNS names), or for a destination requirement a
+violation at that host, with its server's country; every other scenario must pass
+or be skipped. Run it after setting up capture, before trusting a clean report.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from telltale import inventory, paths, runs
+from telltale import inventory, paths, results, runs, tables
 from telltale.errors import TelltaleError
+from telltale.reference import expectations
+from telltale.results import Result
 
 
 @dataclass(frozen=True)
@@ -34,35 +36,35 @@ class Expectation:
     ok: bool
 
 
-def _labels(result: dict, name: str) -> list[str]:
-    return [lab["value"] for lab in result.get("labels", []) if lab["name"] == name]
-
-
-def _attachments(node: dict, name: str, prefix: bool = False) -> Iterable[str]:
-    for a in node.get("attachments", []):
-        if a["name"] == name or (prefix and a["name"].startswith(name) and a["name"].endswith(".json")):
-            yield a["source"]
-    for step in node.get("steps", []):
-        yield from _attachments(step, name, prefix)
-
-
-def findings_of(result: dict, results_dir: Path) -> list[dict]:
+def findings_of(result: Result) -> list[dict]:
     """The leak findings (canary, host, location, chain) attached to a scenario."""
     out: list[dict] = []
-    for source in _attachments(result, "findings.json"):
-        out += json.loads((results_dir / source).read_text())
+    for source in result.sources("findings.json"):
+        out += result.attachment_json(source)
     return out
 
 
-def destination_findings_of(result: dict, results_dir: Path) -> list[dict]:
+def destination_findings_of(result: Result) -> list[dict]:
     """The destination findings (rule, verdict, host, IP, country, list) attached to a scenario."""
     out: list[dict] = []
-    for source in _attachments(result, "destinations-", prefix=True):
-        out += json.loads((results_dir / source).read_text())
+    for name, sources in result.attachments.items():
+        if name.startswith("destinations-") and name.endswith(".json"):
+            for source in sources:
+                out += result.attachment_json(source)
     return out
 
 
-DECODING_STEPS = ("base64", "hex")  # the reference agent encodes (base64 payloads, hex DNS labels)
+# What undoes each encoding of the reference agent's payloads, as the detector's chain names it.
+# Plain json needs none: what it carries is there as sent.
+ENCODING_STEPS = {"base64": ("base64",), "gzip+base64": ("base64", "gzip"), "json": ()}
+DNS_STEPS = ("hex",)  # query names carry the data as hex labels, whatever the payload encoding
+
+
+def decoding_steps(dev: inventory.Device) -> tuple[str, ...]:
+    """The steps a finding of this device's agent must show: proof the detector undid its encoding."""
+    agent = dev.telemetry_agent
+    assert agent is not None
+    return DNS_STEPS if agent.transport == "dns" else ENCODING_STEPS[agent.encoding]
 
 
 def _at(host: str | None, agent_hosts: set[str]) -> bool:
@@ -71,52 +73,61 @@ def _at(host: str | None, agent_hosts: set[str]) -> bool:
     return any(host == h or host.endswith("." + h) for h in agent_hosts)
 
 
-def _proof(result: dict, results_dir: Path, agent_hosts: set[str]) -> str | None:
-    for f in findings_of(result, results_dir):
-        if _at(f.get("host"), agent_hosts) and any(step in f.get("location", "") for step in DECODING_STEPS):
+def _shows(finding: dict, steps: Sequence[str]) -> bool:
+    """Every step is in the finding's decoding chain (its location names it where no chain is kept)."""
+    chain = finding.get("chain")
+    if isinstance(chain, list):
+        return all(step in chain for step in steps)
+    return all(step in str(finding.get("location", "")) for step in steps)
+
+
+def _proof(result: Result, agent_hosts: set[str], steps: Sequence[str]) -> str | None:
+    for f in findings_of(result):
+        if _at(f.get("host"), agent_hosts) and _shows(f, steps):
             return f.get("late") or f"{f['canary']} at {f['host']}: {f['location']}"
-    for f in destination_findings_of(result, results_dir):
+    for f in destination_findings_of(result):
         if _at(f.get("host"), agent_hosts) and f.get("verdict") == "violation":
             return f"{f['rule']}: {f['host']} ({f['ip']}, {f['country']}): {f['matched']}"
     return None
 
 
 def traits(dev: inventory.Device) -> set[str]:
-    """What a reference device's agent does, as `@selftest:must-fail-<trait>` tags name it."""
+    """What a reference device's agent does, as reference/must_fail.yaml names it."""
     agent = dev.telemetry_agent
     assert agent is not None
     return {agent.transport} | ({"batched"} if agent.batch else set()) | (
         {"heartbeat"} if agent.heartbeat else set())
 
 
-def check(results: Iterable[dict], results_dir: Path, agent_hosts: set[str],
+def check(read: Iterable[Result], agent_hosts: set[str], steps: Sequence[str] = ENCODING_STEPS["base64"],
           device_traits: Iterable[str] = ("proxy",)) -> list[Expectation]:
-    """Pure judgement of one leaky device's Allure results (its agent has `device_traits`)."""
-    must = {"must-fail"} | {f"must-fail-{t}" for t in device_traits}
+    """Pure judgement of one leaky device's Allure results (its agent has `device_traits`, and
+    its findings must show the decoding `steps`)."""
+    device_traits = tuple(device_traits)
+    need = f" with {' and '.join(steps)} in its decoding chain" if steps else ""
     out = []
-    for r in sorted(results, key=lambda r: r.get("name", "")):
-        name, status = r.get("name", "?"), r.get("status", "unknown")
-        req = ",".join(_labels(r, "requirement")) or "-"
-        if must & set(_labels(r, "selftest")):
-            proof = _proof(r, results_dir, agent_hosts)
-            ok = status == "failed" and proof is not None
-            why = proof or (f"no finding at {', '.join(sorted(agent_hosts))} with a base64 or hex "
-                            "step, or a destination violation")
-            out.append(Expectation(name, req, "failed", status, why, ok))
+    for r in sorted(read, key=lambda r: r.name or ""):
+        name = r.name if r.name is not None else "?"
+        req = ",".join(r.labels.get("requirement", ())) or "-"
+        if expectations.must_fail(r.labels.get("requirement", ()), device_traits):
+            proof = _proof(r, agent_hosts, steps)
+            ok = r.status == "failed" and proof is not None
+            why = proof or f"no finding at {', '.join(sorted(agent_hosts))}{need}, or a destination violation"
+            out.append(Expectation(name, req, "failed", r.status, why, ok))
         else:
-            ok = status in ("passed", "skipped")
-            msg = (r.get("statusDetails") or {}).get("message", "")
-            first = msg.splitlines()[0] if msg else ""
-            out.append(Expectation(name, req, "passed/skipped", status, first, ok))
+            ok = r.status in ("passed", "skipped")
+            first = r.message.splitlines()[0] if r.message else ""
+            out.append(Expectation(name, req, "passed/skipped", r.status, first, ok))
     return out
 
 
 def table(rows: list[Expectation]) -> str:
-    lines = [f"{'ok':4} {'requirement':12} {'expected':15} {'actual':8} scenario / evidence"]
-    for e in rows:
-        lines.append(f"{'yes' if e.ok else 'NO':4} {e.requirement:12} {e.expected:15} {e.actual:8} "
-                     f"{e.scenario}\n{'':42}{e.caught_by}")
-    return "\n".join(lines)
+    """One row a scenario; under it, the finding that proves it (or why not)."""
+    return tables.table(
+        ("ok", "requirement", "expected", "actual", "scenario / evidence"),
+        [("yes" if e.ok else "NO", e.requirement, e.expected, e.actual, f"{e.scenario}\n{e.caught_by}")
+         for e in rows],
+        widths=(4, 12, 15, 8), sep=" ")
 
 
 def agent_hosts(dev: inventory.Device) -> set[str]:
@@ -127,8 +138,8 @@ def agent_hosts(dev: inventory.Device) -> set[str]:
     return hosts | {str(ip) for h, ip in dev.proxy.hosts.items() if h in hosts}
 
 
-def _of_device(results: list[dict], name: str, only: bool) -> list[dict]:
-    return [r for r in results if name in _labels(r, "device") or (only and not _labels(r, "device"))]
+def _of_device(read: list[Result], name: str, only: bool) -> list[Result]:
+    return [r for r in read if name in r.labels.get("device", ()) or (only and "device" not in r.labels)]
 
 
 def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
@@ -150,11 +161,10 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     args.run_id = args.run_id or f"{runs.new_run_id()}-selftest"
     code = runner.run(args, pytest_args)
     reports = Path(args.reports) if args.reports else lay.reports
-    results_dir = reports / args.run_id / "allure-results"
-    results = [json.loads(p.read_text()) for p in results_dir.glob("*-result.json")]
+    read = results.read_results(reports / args.run_id / "allure-results")
     bad_total, ran = 0, 0
     for dev in devs:
-        rows = check(_of_device(results, dev.name, len(devs) == 1), results_dir, agent_hosts(dev),
+        rows = check(_of_device(read, dev.name, len(devs) == 1), agent_hosts(dev), decoding_steps(dev),
                      traits(dev))
         ran += len(rows)
         print(f"\n== {dev.name} ({dev.firmware}); boundary: {dev.boundary_text}")
