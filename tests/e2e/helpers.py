@@ -9,9 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from pytest_bdd.feature import get_features
-from pytest_bdd.scenario import make_python_name
-
+from fixtures.bdd import parse_features, python_test_name
 from telltale import results as allure_results
 from telltale.browser import QUIET_ARGS
 from telltale.capture import store
@@ -74,14 +72,14 @@ class Scenario:
 
     def selected_by(self, *terms: str) -> bool:
         """Whether `pytest -k "a or b"` with these terms selects it (by its test function's name)."""
-        test = f"test_{make_python_name(self.name)}".lower()
+        test = python_test_name(self.name).lower()
         return any(t.lower() in test for t in terms)
 
 
 def scenarios(path: Path = FEATURES) -> list[Scenario]:
     """Every scenario of the features under `path` (or of one feature file), by pytest-bdd's parser."""
     out = []
-    for feature in get_features([str(path)]):
+    for feature in parse_features(str(path)):
         for tmpl in feature.scenarios.values():
             rule = tmpl.rule.tags if tmpl.rule else set()
             base = frozenset(tmpl.tags | feature.tags | rule)
