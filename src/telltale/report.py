@@ -82,7 +82,9 @@ def _report(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir) if args.run_dir else lay.reports / "latest"
     if not run_dir.exists():
         raise TelltaleError(f"{run_dir}: no such run folder (run `tox -e compliance` first)")
-    if not any((run_dir / "allure-results").glob("*-result.json")):
+    from telltale import results
+
+    if not results.result_files(run_dir / "allure-results"):
         raise TelltaleError(f"{run_dir / 'allure-results'}: no result to report on (a report of nothing "
                             "would read as a clean run)")
     print(f"telltale report: {generate(lay, run_dir.resolve())}")
