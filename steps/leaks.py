@@ -37,22 +37,22 @@ def _verdict(result: judge.LeakCheck, what: str, window: Window) -> None:
 @then("no other host received the visited URL")
 def no_other_host_got_url(capture_window: Window, canaries: ScenarioCanaries, visited: Visit) -> None:
     """The visited URL, its host or its path reached no host but the visited one, in any encoding."""
-    traffic = capture_window.traffic()
-    allowed = judge.same_host(visited.host)
-    capture_window.sweep_for(canaries.named(), allowed)
-    result = judge.check(traffic.flows, canaries.named(), allowed=allowed)
-    _verdict(result, f"the visited URL of {visited.host} reached other hosts", capture_window)
+    _leak_check(capture_window, canaries.named(), judge.same_host(visited.host),
+                f"the visited URL of {visited.host} reached other hosts")
 
 
 @then("no third party received the search term")
 def no_third_party_got_term(capture_window: Window, canaries: ScenarioCanaries, searched: Visit) -> None:
     """The search term reached no host outside the engine's registrable domain, in any encoding."""
-    traffic = capture_window.traffic()
-    allowed = judge.same_party_as(searched.host)
-    capture_window.sweep_for(canaries.named(), allowed)
-    result = judge.check(traffic.flows, canaries.named(), allowed=allowed)
-    _verdict(result, f"the search term typed on {searched.host} reached third parties",
-             capture_window)
+    _leak_check(capture_window, canaries.named(), judge.same_party_as(searched.host),
+                f"the search term typed on {searched.host} reached third parties")
+
+
+def _leak_check(window: Window, values: dict[str, str], allowed: judge.Entitled, what: str) -> None:
+    """The window's traffic judged for `values` (the run-wide sweep looks for them too)."""
+    traffic = window.traffic()
+    window.sweep_for(values, allowed)
+    _verdict(judge.check(traffic.flows, values, allowed=allowed), what, window)
 
 
 @then("no device identifier was sent")
