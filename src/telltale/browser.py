@@ -70,6 +70,15 @@ def screenshot(driver) -> bytes | None:
         return None
 
 
+def responds(round_trip: Callable[[], object]) -> bool:
+    """Whether a session answers one round trip (a dead session or server gives False)."""
+    try:
+        round_trip()
+        return True
+    except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
+        return False
+
+
 def quit_session(driver) -> None:
     """End a WebDriver session; one whose session or server is already gone is ended too."""
     if driver is not None:
@@ -140,11 +149,7 @@ class Browser:
         return flag in text.split()
 
     def _responds(self) -> bool:
-        try:
-            self.driver.current_url  # noqa: B018 - a round trip to the session
-            return True
-        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
-            return False
+        return responds(lambda: self.driver.current_url)
 
     def reset(self) -> None:
         """State a scenario left behind: extra tabs, cookies, the open page."""

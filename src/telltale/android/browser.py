@@ -12,7 +12,7 @@ from selenium.common.exceptions import WebDriverException
 
 from telltale.android import capabilities, profiles
 from telltale.android.apps import SystemBrowser
-from telltale.browser import Visit, quit_session, screenshot
+from telltale.browser import Visit, quit_session, responds, screenshot
 from telltale.errors import ActionFailed, SetupError
 from telltale.inventory import Device
 
@@ -59,11 +59,7 @@ class AndroidBrowser:
         self.incognito = incognito
 
     def _responds(self) -> bool:
-        try:
-            self.driver.current_package  # noqa: B018 - a round trip to the session
-            return True
-        except (WebDriverException, OSError, urllib3.exceptions.HTTPError):
-            return False
+        return responds(lambda: self.driver.current_package)
 
     def visit(self, url: str) -> Visit:
         return self.app.visit(url)
