@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from telltale import inventory, manifest, matrix, names, paths, recovery, runs
+from telltale import inventory, manifest, matrix, names, paths, recovery, runfolder
 from telltale import redact as redaction
 from telltale import report as html_report
 from telltale.errors import TelltaleError
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         boundary.clean_stale(say)
     reports = Path(args.reports) if args.reports else lay.reports
     reports.mkdir(parents=True, exist_ok=True)
-    run_dir = runs.create(reports, args.run_id)
+    run_dir = runfolder.create(reports, args.run_id)
     identifiers = {f"{d.name}.{k}": v for d in chosen for k, v in d.identifiers.items()}
     run_ledger, process_ledger = recovery.begin(lay.state, run_dir, redact=not args.no_redact,
                                                 identifiers=identifiers)
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     if stopped:
         say(f"{stopped}: finishing the run folder (redaction, report marked incomplete, manifest)")
     try:
-        runs.point_latest(reports, run_dir)
+        runfolder.point_latest(reports, run_dir)
     except OSError as e:
         say(f"reports/latest not repointed: {e}")
     key = args.signing_key or os.environ.get("TELLTALE_SIGNING_KEY")
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
         recovery.note(run_ledger, stopped=stopped, unfinished="; ".join(outcome.problems))
     else:
         recovery.end(run_ledger)
-    counts = runs.statuses(run_dir / "allure-results")
+    counts = runfolder.statuses(run_dir / "allure-results")
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no results"
     say(f"{summary} in {suite_s:.1f} s; results {run_dir / 'allure-results'}")
     if outcome.report:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from telltale import inventory, paths, results, runs, tables
+from telltale import inventory, paths, results, runfolder, tables
 from telltale.errors import TelltaleError
 from telltale.reference import expectations
 from telltale.results import Result
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace, pytest_args: list[str]) -> int:
     args.no_report = getattr(args, "no_report", False)
     args.signing_key = None
     args.no_redact, args.suite = False, None
-    args.run_id = args.run_id or f"{runs.new_run_id()}-selftest"
+    args.run_id = args.run_id or f"{runfolder.new_run_id()}-selftest"
     code = runner.run(args, pytest_args)
     reports = Path(args.reports) if args.reports else lay.reports
     read = results.read_results(reports / args.run_id / "allure-results")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from telltale import diff, inventory, matrix, results, runs, selftest, verdicts
+from telltale import diff, inventory, matrix, results, runfolder, selftest, verdicts
 
 # A result only a careful reader gets right: a repeated label (the first device counts, every
 # regulation counts), a value that is no string, entries of another shape, and its findings
@@ -74,7 +74,7 @@ def test_an_unreadable_result_is_named_not_a_crash(tmp_path, content, message):
     unreadable: list = []
     assert [r.name for r in results.read_results(run / "allure-results", unreadable)] == [ODD["name"]]
     assert [u.path for u in unreadable] == [bad]
-    assert runs.statuses(run / "allure-results") == {"failed": 1, "unreadable": 1}
+    assert runfolder.statuses(run / "allure-results") == {"failed": 1, "unreadable": 1}
 
 
 def test_environment_properties(tmp_path):
@@ -105,7 +105,7 @@ def test_runs_diff_matrix_verdicts_and_selftest_read_through_the_reader(tmp_path
         assert read == files
         read.clear()
 
-    assert runs.statuses(folder) == {"failed": 1, "passed": 1}
+    assert runfolder.statuses(folder) == {"failed": 1, "passed": 1}
     through_the_reader()
     loaded = diff.load(run)
     through_the_reader()
