@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from telltale import paths
+from telltale import paths, tables
 from telltale.capture import store
 from telltale.destinations import geo, policy, rules, transport
 from telltale.destinations.datasets import data_lines
@@ -128,11 +128,7 @@ def run(args: argparse.Namespace) -> int:
     head = ("host", "domain", "IPs", "country", "tracker", "requests", "bytes sent")
     table = [(r.host, r.domain, ",".join(r.ips) or "?", r.country, r.tracker or "-", str(r.requests),
               str(r.bytes_sent)) for r in rows]
-    widths = [max(len(h), *(len(t[i]) for t in table)) if table else len(h) for i, h in enumerate(head)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    print(fmt.format(*head))
-    for t in table:
-        print(fmt.format(*t))
+    print(tables.table(head, table))
     if refused:
         print(f"\nunexamined: {len(refused)} TLS handshake(s) refused by the client: "
               + ", ".join(sorted({u.host or u.ip or "?" for u in refused})))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mitmproxy.flow import Flow
 
+from telltale import tables
 from telltale.destinations import geo as geo_mod
 from telltale.destinations import trackers as trackers_mod
 from telltale.destinations.datasets import Dataset, data_lines
@@ -428,10 +429,7 @@ def table(findings: Sequence[RuleFinding], datasets: Sequence[Dataset] = ()) -> 
         head = ("verdict", "host", "IP", "country", "matched", "flows", "accepted by")
         rows = [(f.verdict, f.host, f.ip, f.where, f.matched, str(f.count), f.accepted_by or "-")
                 for f in sorted(findings, key=lambda f: (f.verdict != "violation", f.verdict, f.host))]
-        widths = [min(60, max(len(h), *(len(r[i]) for r in rows))) for i, h in enumerate(head)]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        body = "\n".join([fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-                         + [fmt.format(*(_cut(v) for v in r)) for r in rows])
+        body = tables.table(head, [[_cut(v) for v in r] for r in rows], rule=True)
         placed = {f.ip: CountryEvidence(f.ip, f.countries) for f in findings if f.countries}
         if placed:
             lines = [f"{ip}: {ev}" for ip, ev in sorted(placed.items())]
