@@ -132,12 +132,21 @@ def reference_run(ready, tmp_path_factory):
     return proc, reports / "ref"
 
 
+def _unmet(out: str) -> str:
+    """What a failing selftest says went wrong: its per-device summaries, unmet rows and the line
+    under each (why)."""
+    lines = out.splitlines()
+    unmet = {i for i, line in enumerate(lines) if line.lstrip().startswith("NO ")}
+    return "\n".join(line for i, line in enumerate(lines)
+                     if i in unmet or i - 1 in unmet or "selftest:" in line or line.startswith("=="))
+
+
 def test_the_reference_group_is_caught_however_it_escapes(reference_run):
     """Each way the reference build escapes a proxy-only lab (its own sockets to literal addresses,
     UDP datagrams, data in DNS names, batches sent late) is caught as a named failure by the sealed
     boundary and the run-wide sweep."""
     proc, _ = reference_run
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert proc.returncode == 0, _unmet(proc.stdout) + proc.stderr[-2000:]
     for dev in REFERENCE:
         caught = len(must_fail(dev))
         assert f"{caught} of {caught} expected failures caught on {dev.name};" in proc.stdout
@@ -153,7 +162,7 @@ def test_final_verdicts_are_the_same_in_every_artefact(reference_run):
     """The sweep's late leaks change the verdicts before anything reads them: the results, the
     report's data, the matrix and `telltale diff` agree, and the manifest still verifies."""
     proc, run = reference_run
-    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert proc.returncode == 0, _unmet(proc.stdout)
     read = all_results(run)
     batched = {r.name: r.status for r in read if "local-chromium-leaky-batched" in labels(r, "device")}
     late = [r for r in read if "local-chromium-leaky-batched" in labels(r, "device")
