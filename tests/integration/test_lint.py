@@ -22,7 +22,8 @@ def test_lint_names_every_fault_with_file_and_scenario():
     assert proc.returncode == 1, proc.stdout + proc.stderr
     out = proc.stdout
     where = "tests/e2e/suites/lint_bad.feature"
-    assert f"{where}:3: A step nobody defined: undefined step: When I teleport to a page that exists only for this test" in out
+    assert (f"{where}:3: A step nobody defined: undefined step: "
+            "When I teleport to a page that exists only for this test") in out
     assert "@severity:urgent: severity must be one of" in out
     assert "unknown tag @colour:blue" in out
     assert f"{where}:12: No requirement id and no regulation: no @requirement:ID tag" in out
