@@ -1,84 +1,46 @@
 """Builders that plant a value in traffic: encoders (alone and chained) and carriers (where it goes).
 
 Shared by the detector's tests: the same planted flows are scanned in memory,
-from a mitmproxy flow file and from a HAR file.
+from a mitmproxy flow file and from a HAR file. The encoders are the plantings
+(`plants/<family>.py`) of every decoder family the registry holds.
 """
 
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
+import importlib
 import json
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
-import brotlicffi
-import zstandard
 from mitmproxy import dns, http, io, tcp, udp, websocket
 from mitmproxy.test import tflow
 
-Enc = Callable[[bytes], bytes]
+from telltale.detect.decoders import _registry
+from tests.detect.plants import Plant
 
 
-def pb_field(field: int, payload: bytes) -> bytes:
-    """One protobuf length-delimited field."""
-    def varint(n: int) -> bytes:
-        out = bytearray()
-        while True:
-            b = n & 0x7F
-            n >>= 7
-            out.append(b | (0x80 if n else 0))
-            if not n:
-                return bytes(out)
-    return varint(field << 3 | 2) + varint(len(payload)) + payload
+def _registered_plants() -> dict[str, Plant]:
+    """The plantings of each family of registered decoders, in the registry's order."""
+    out: dict[str, Plant] = {}
+    for family in dict.fromkeys(type(d).__module__.rsplit(".", 1)[-1] for d in _registry.walk()):
+        name = f"tests.detect.plants.{family}"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+            continue  # a family with nothing to plant (a guard); test_detect_registry checks coverage
+        out.update(module.PLANTS)
+    return out
 
 
-def _json_escape_all(b: bytes) -> bytes:
-    s = "".join(f"\\u{ord(c):04x}" if c.isalnum() and i % 2 else ("\\/" if c == "/" else json.dumps(c)[1:-1])
-                for i, c in enumerate(b.decode()))
-    return b'{"v": "' + s.encode() + b'"}'
-
-
-def _multipart(b: bytes) -> bytes:
-    return (b"--XyZb0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n"
-            b"--XyZb0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
-            b"Content-Type: application/octet-stream\r\n\r\n" + b + b"\r\n--XyZb0undary--\r\n")
-
-
-def _raw_deflate(b: bytes) -> bytes:
-    c = zlib.compressobj(6, zlib.DEFLATED, -15)
-    return c.compress(b) + c.flush()
-
-
-# name -> (encoder, step names the detector should report, in order)
-ENCODERS: dict[str, tuple[Enc, tuple[str, ...]]] = {
-    "plain": (lambda b: b, ()),
-    "upper": (lambda b: b.upper(), ()),
-    "url": (lambda b: quote(b, safe="").encode(), ("url",)),
-    "url_plus": (lambda b: quote_plus(b, safe="").encode(), ("url",)),
-    "url_twice": (lambda b: quote(quote(b, safe=""), safe="").encode(), ("url",)),
-    "base64": (lambda b: base64.b64encode(b), ("base64",)),
-    "base64_unpadded": (lambda b: base64.b64encode(b).rstrip(b"="), ("base64",)),
-    "base64url": (lambda b: base64.urlsafe_b64encode(b).rstrip(b"="), ("base64",)),
-    # the value at each of the 3 alignments inside a larger blob (delimited as records are)
-    "base64_in_blob_1": (lambda b: base64.b64encode(b"<" + b + b">tail-bytes"), ("base64",)),
-    "base64_in_blob_2": (lambda b: base64.b64encode(b"<|" + b + b"|>tail"), ("base64",)),
-    "base64_in_blob_3": (lambda b: base64.urlsafe_b64encode(b"\xfb\xff\xfe" + b + b"\xff?"), ("base64",)),
-    "hex": (lambda b: b.hex().encode(), ("hex",)),
-    "hex_upper": (lambda b: b.hex().upper().encode(), ("hex",)),
-    "json_escaped": (_json_escape_all, ("json",)),
-    "json_field": (lambda b: json.dumps({"a": [1, {"name": b.decode()}]}).encode(), ("json",)),
-    "form": (lambda b: b"a=1&q=" + quote_plus(b).encode() + b"&z=", ("form",)),
-    "multipart": (_multipart, ("multipart",)),
-    "protobuf": (lambda b: pb_field(1, b"\x08\x96\x01") + pb_field(2, pb_field(5, b)), ("protobuf",)),
-    "gzip": (gzip.compress, ("gzip",)),
-    "zlib": (zlib.compress, ("deflate",)),
-    "raw_deflate": (_raw_deflate, ("deflate",)),
-    "brotli": (brotlicffi.compress, ("br",)),
-    "zstd": (lambda b: zstandard.ZstdCompressor().compress(b), ("zstd",)),
+# name -> how to plant a value, and the steps the detector should report
+ENCODERS: dict[str, Plant] = {
+    "plain": Plant(lambda b: b, (), ""),
+    "upper": Plant(lambda b: b.upper(), (), ""),
+    **_registered_plants(),
 }
 
 
@@ -86,9 +48,9 @@ def encode(value: bytes, names: Iterable[str]) -> tuple[bytes, tuple[str, ...]]:
     """`value` through the named encoders, innermost first; the steps expected, outermost first."""
     steps: tuple[str, ...] = ()
     for n in names:
-        fn, s = ENCODERS[n]
-        value = fn(value)
-        steps = s + steps
+        p = ENCODERS[n]
+        value = p.encode(value)
+        steps = p.steps + steps
     return value, steps
 
 

@@ -132,7 +132,7 @@ def test_straddles_are_not_findings_and_the_real_leak_is():
 # --- decoders' shortcuts: the same answers as the plain loops --------------------------------
 
 def _protobuf_plain(data: bytes, max_fields: int = 4096):
-    from telltale.detect.decoders import _varint
+    from telltale.detect.decoders.protobuf import _varint
 
     out, i, n, seen = [], 0, len(data), 0
     try:
@@ -164,7 +164,7 @@ def _protobuf_plain(data: bytes, max_fields: int = 4096):
 
 
 def _streams_plain(data: bytes, limit: int = 4):
-    from telltale.detect.decoders import GZIP_MAGIC, ZSTD_MAGIC
+    from telltale.detect.decoders.compression import GZIP_MAGIC, ZSTD_MAGIC
 
     out = []
     for name, magic in (("gzip", GZIP_MAGIC + b"\x08"), ("zstd", ZSTD_MAGIC), ("deflate", b"\x78\x9c"),
@@ -188,8 +188,9 @@ _BYTES = st.lists(st.sampled_from([b"\x08", b"\x0a\x03abc", b"\x12", b"\x80\x01"
 @example(data=b"\x92\x01\x01x\x08\x81\x00", limit=1)  # a two-byte key; a two-byte varint
 @example(data=b"\x0a\x03ab", limit=1)  # cut short
 def test_protobuf_and_stream_shortcuts_give_the_plain_answers(data, limit):
-    from telltale.detect import decoders as dec
+    from telltale.detect.decoders.compression import embedded_streams
+    from telltale.detect.decoders.protobuf import protobuf_fields
 
-    assert dec.protobuf_fields(data) == _protobuf_plain(data)
-    assert dec.protobuf_fields(data, 2) == _protobuf_plain(data, 2)
-    assert dec.embedded_streams(data, limit) == _streams_plain(data, limit)
+    assert protobuf_fields(data) == _protobuf_plain(data)
+    assert protobuf_fields(data, 2) == _protobuf_plain(data, 2)
+    assert embedded_streams(data, limit) == _streams_plain(data, limit)

@@ -174,7 +174,7 @@ json_values = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(doc=json_values, max_leaves=st.integers(0, 12), min_len=st.integers(0, 5))
 def test_json_leaves_walk_is_the_stack_walk(doc, max_leaves, min_len):
-    from telltale.detect import decoders as dec
+    from telltale.detect.decoders import structure as dec
 
     def want(v: str) -> bool:
         return len(v) >= min_len
@@ -184,7 +184,7 @@ def test_json_leaves_walk_is_the_stack_walk(doc, max_leaves, min_len):
 
 
 def test_json_leaves_of_a_very_deep_document_as_before():
-    from telltale.detect import decoders as dec
+    from telltale.detect.decoders import structure as dec
 
     doc: object = "x"
     for _ in range(3000):

@@ -11,10 +11,10 @@ from plant import ENCODERS, http_flow, raw_flow, ws_flow
 
 from telltale.detect import Canary, Detector
 
-ANY_BYTES = ["base64", "base64_unpadded", "base64url", "base64_in_blob_1", "base64_in_blob_2",
-             "base64_in_blob_3", "hex", "hex_upper", "url", "url_plus", "url_twice", "gzip", "zlib",
-             "raw_deflate", "brotli", "zstd", "protobuf", "multipart"]
-TEXT_ONLY = ["json_field", "json_escaped", "form"]
+# every planting of every registered decoder family (plain and upper leave no step to check)
+ANY_BYTES = [n for n, p in ENCODERS.items() if p.steps and not p.text_only]
+TEXT_ONLY = [n for n, p in ENCODERS.items() if p.steps and p.text_only]
+MAGICLESS = [n for n, p in ENCODERS.items() if p.decoder == "headerless"]  # no magic bytes, no header
 
 # Canaries are fresh tokens, possibly inside a URL or a phrase: a random core of 8+ characters
 # (a value that compresses to a handful of bytes is no canary).
@@ -28,19 +28,19 @@ carriers = st.sampled_from(["body", "body-declared", "websocket", "tcp"])
 
 def _through(value: bytes, chain: list[str]) -> bytes:
     magicless = False
-    for bare in ("raw_deflate", "brotli"):  # no magic: guessed with no header for a whole body only
+    for bare in MAGICLESS:  # no magic: guessed with no header for a whole body only
         if bare in chain:
             chain = [c for c in chain if c != bare] + [bare]
     for step in chain:
         if step.startswith("base64_in_blob") and magicless:
             step = "base64"  # a stream with no magic, after other bytes, cannot be told from noise
-        magicless = magicless or step in ("raw_deflate", "brotli")
+        magicless = magicless or step in MAGICLESS
         if step in TEXT_ONLY:
             try:
                 value.decode("utf-8")
             except UnicodeDecodeError:
-                value = ENCODERS["base64"][0](value)
-        value = ENCODERS[step][0](value)
+                value = ENCODERS["base64"].encode(value)
+        value = ENCODERS[step].encode(value)
     return value
 
 
@@ -50,9 +50,9 @@ def _carry(data: bytes, carrier: str, chain: list[str]):
     if carrier == "tcp":
         return raw_flow("tcp", [data])
     headers = {}
-    if carrier == "body-declared" and chain[-1] in ("gzip", "brotli", "zstd", "zlib"):
-        names = {"gzip": "gzip", "brotli": "br", "zstd": "zstd", "zlib": "deflate"}
-        headers["content-encoding"] = names[chain[-1]]
+    declared = ENCODERS[chain[-1]].content_encoding
+    if carrier == "body-declared" and declared:
+        headers["content-encoding"] = declared
     return http_flow(body=data, headers=headers)
 
 

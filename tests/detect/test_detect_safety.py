@@ -15,7 +15,7 @@ from mitmproxy import io
 from plant import http_flow, write_flows, write_har
 
 from telltale.detect import Canary, Detector, Limits, scan_files, scan_flows
-from telltale.detect import decoders as dec
+from telltale.detect.decoders import compression as dec
 from telltale.errors import CaptureFileError
 
 TOKEN = "Zq7Xw2Pk9Lm4Rt8v"

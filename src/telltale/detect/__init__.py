@@ -6,8 +6,7 @@ sent (compression, JSON, forms, multipart, protobuf, base64, hex, URL
 encoding, nested) with capped decoders and match each view in one pass.
 """
 
-from telltale.detect.model import Canary, CanaryError, Finding, Limits, ScanResult, finding_to_dict
+from telltale.detect.model import Canary, CanaryError, Finding, Limits, ScanResult
 from telltale.detect.scan import Detector, scan_files, scan_flows
 
-__all__ = ["Canary", "CanaryError", "Detector", "Finding", "Limits", "ScanResult", "finding_to_dict",
-           "scan_files", "scan_flows"]
+__all__ = ["Canary", "CanaryError", "Detector", "Finding", "Limits", "ScanResult", "scan_files", "scan_flows"]

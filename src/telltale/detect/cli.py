@@ -14,6 +14,7 @@ import sys
 from telltale.detect.model import Canary, ScanResult
 from telltale.detect.scan import scan_files
 from telltale.errors import CaptureFileError
+from telltale.tables import cut, table
 
 
 def _canary(kind: str):
@@ -26,22 +27,16 @@ def _canary(kind: str):
     return parse
 
 
-def _cut(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
-
-
 def render_text(result: ScanResult) -> str:
     """A table a person reads: one finding a line, then errors and truncation notes."""
     lines = []
     if result.findings:
-        rows = [("FLOW", "CANARY", "HOST", "LOCATION", "CHAIN", "EXCERPT")]
+        rows = []
         for f in result.findings:
             flow = str(f.flow)
-            rows.append((flow[:8] if len(flow) > 12 else flow, f.canary, _cut(f.host, 30),
-                         _cut(f.location, 60), " > ".join(f.chain) or "plain", _cut(f.excerpt, 70)))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-        for r in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+            rows.append((flow[:8] if len(flow) > 12 else flow, f.canary, cut(f.host, 30),
+                         cut(f.location, 60), " > ".join(f.chain) or "plain", cut(f.excerpt, 70)))
+        lines.append(table(("FLOW", "CANARY", "HOST", "LOCATION", "CHAIN", "EXCERPT"), rows))
     lines.append(f"{len(result.findings)} finding(s) in {result.flows_scanned} flow(s) scanned")
     for e in result.errors:
         lines.append(f"error: {e}")

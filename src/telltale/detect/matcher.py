@@ -70,10 +70,6 @@ class Matcher:
                              elements=len(patterns), flags=flags, literal=True)
             self._scratch = hyperscan.Scratch(self._db)
 
-    @property
-    def patterns(self) -> int:
-        return self.pattern_count
-
     def scan_ids(self, data: bytes) -> list[tuple[int, int]]:
         """Raw (pattern id, end offset) pairs, in the order hyperscan reports them."""
         if self._db is None or not data:

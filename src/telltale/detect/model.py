@@ -81,10 +81,6 @@ class Finding:
         }
 
 
-def finding_to_dict(f: Finding) -> dict:
-    return f.to_dict()
-
-
 @dataclass(frozen=True)
 class ScanResult:
     """Everything one scan found, plus what it could not read and what it read only in part.
@@ -98,6 +94,11 @@ class ScanResult:
     errors: tuple[str | CaptureFileError, ...] = ()
     truncated: tuple[str, ...] = ()
     flows_scanned: int = 0
+    # How, not what: a capture big enough for worker processes that was scanned in this process
+    # instead, and why ("<path>: scanned serially: <why>"); the ids of the worker processes that
+    # scanned spans (none: all of it was scanned here).
+    serial: tuple[str, ...] = field(default=(), compare=False)
+    workers: tuple[int, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict:
         return {

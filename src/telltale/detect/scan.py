@@ -6,10 +6,12 @@ findings); capture files are read at the edge (`scan_files`), flow by flow.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from telltale.errors import CaptureFileError
 
 
 DEFAULT_LIMITS = Limits()
+log = logging.getLogger(__name__)
 
 MEMO_PART_BYTES = 4096  # parts up to this size are remembered when they hold nothing
 MEMO_BYTES = 16 << 20  # the memory of one detector's memo (keys' bytes), then it starts afresh
@@ -158,6 +161,8 @@ class _Collector:
         self.errors: list[str | CaptureFileError] = []
         self.truncated: list[str] = []
         self.flows = 0
+        self.serial: list[str] = []
+        self.workers: set[int] = set()
 
     def add(self, scan: FlowScan) -> None:
         self.flows += 1
@@ -165,7 +170,8 @@ class _Collector:
         self.truncated += scan.truncated
 
     def result(self) -> ScanResult:
-        return ScanResult(tuple(self.findings), tuple(self.errors), tuple(self.truncated), self.flows)
+        return ScanResult(tuple(self.findings), tuple(self.errors), tuple(self.truncated), self.flows,
+                          tuple(self.serial), tuple(sorted(self.workers)))
 
 
 def _detector(canaries: Iterable[Canary] | Detector) -> Detector:
@@ -245,8 +251,9 @@ _WORKER_DETECTORS: dict[tuple[tuple[Canary, ...], Limits], Detector] = {}
 
 
 def _scan_span(canaries: tuple[Canary, ...], limits: Limits, p: str, start: int, end: int | None,
-               first: int) -> tuple[list[Finding], list, list[str], int]:
-    """One span, in a worker: errors travel as plain tuples (the exception does not pickle)."""
+               first: int) -> tuple[list[Finding], list, list[str], int, int]:
+    """One span, in a worker: errors travel as plain tuples (the exception does not pickle); the
+    worker's process id says the span was scanned there."""
     key = (canaries, limits)
     det = _WORKER_DETECTORS.get(key)
     if det is None:
@@ -255,30 +262,49 @@ def _scan_span(canaries: tuple[Canary, ...], limits: Limits, p: str, start: int,
     out = _Collector()
     _scan_capture(det, p, out, start, end, first)
     errors = [(e.path, e.where, e.message) if isinstance(e, CaptureFileError) else str(e) for e in out.errors]
-    return out.findings, errors, out.truncated, out.flows
+    return out.findings, errors, out.truncated, out.flows, os.getpid()
+
+
+def _serially(p: str, out: _Collector, why: str) -> bool:
+    """A capture big enough for workers is scanned in this process after all: said, never silent."""
+    note = f"{p}: scanned serially: {why}"
+    log.warning("%s", note)
+    out.serial.append(note)
+    return False
 
 
 def _scan_parallel(det: Detector, p: str, out: _Collector, workers: int) -> bool:
-    """Scan a large flow file in spans, in worker processes; False (nothing added) if it cannot be."""
+    """Scan a large flow file in spans, in worker processes; False (nothing added) if it is to be
+    scanned in this process: a HAR file or one span (read whole, as they must be), a capture the
+    serial scan must name the damage of, or worker processes that cannot start or died (noted)."""
     try:
         if sources.capture_kind(p) != "flows":
             return False
         spans = _spans(p, workers * 4)  # more spans than workers: a slow one does not hold up the end
-        if len(spans) < 2:
-            return False
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=ctx) as pool:
-            futures = [pool.submit(_scan_span, det.canaries, det.limits, p, s, e, f) for s, e, f in spans]
-            results = [f.result() for f in futures]
     except CaptureFileError:
         return False  # the serial scan reports it
-    except Exception:  # noqa: BLE001 - no worker processes here (or they died): scan serially
+    if len(spans) < 2:
         return False
-    for findings, errors, truncated, flows in results:  # in file order: as a serial scan
+    try:
+        ctx = multiprocessing.get_context("forkserver")
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=ctx)
+    except (ValueError, OSError, NotImplementedError) as e:  # no start method, semaphores or processes here
+        return _serially(p, out, f"no worker processes here ({type(e).__name__}: {e})")
+    with pool:
+        try:
+            futures = [pool.submit(_scan_span, det.canaries, det.limits, p, s, e, f) for s, e, f in spans]
+        except (OSError, RuntimeError) as e:  # the processes could not be started
+            return _serially(p, out, f"worker processes could not start ({type(e).__name__}: {e})")
+        try:
+            results = [f.result() for f in futures]
+        except BrokenProcessPool as e:  # a worker was killed (out of memory, a signal)
+            return _serially(p, out, f"a worker process died ({e})")
+    for findings, errors, truncated, flows, pid in results:  # in file order: as a serial scan
         out.findings += findings
         out.errors += [CaptureFileError(*e) if isinstance(e, tuple) else e for e in errors]
         out.truncated += truncated
         out.flows += flows
+        out.workers.add(pid)
     return True
 
 
