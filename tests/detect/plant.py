@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import importlib
+import io as pyio
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -102,11 +103,17 @@ def dns_flow(name: str):
     return f
 
 
+def flow_bytes(flows) -> bytes:
+    """The flows as a mitmproxy flow file holds them."""
+    buf = pyio.BytesIO()
+    w = io.FlowWriter(buf)
+    for f in flows:
+        w.add(f)
+    return buf.getvalue()
+
+
 def write_flows(path: Path, flows) -> Path:
-    with open(path, "wb") as fo:
-        w = io.FlowWriter(fo)
-        for f in flows:
-            w.add(f)
+    path.write_bytes(flow_bytes(flows))
     return path
 
 

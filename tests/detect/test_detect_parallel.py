@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import io as pyio
 import json
 import logging
 import os
@@ -16,8 +15,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 
 import pytest
-from mitmproxy import io
-from plant import http_flow
+from plant import flow_bytes, http_flow
 
 from telltale.detect import Canary, scan, scan_files
 from telltale.detect.scan import _spans
@@ -26,13 +24,6 @@ from telltale.errors import CaptureFileError
 TOKEN = "Zq7Xw2Pk9Lm4Rt8v"
 CANARIES = [Canary("token", TOKEN), Canary("email", "jane.parallel@example.org")]
 
-
-def _flow_bytes(flows) -> bytes:
-    buf = pyio.BytesIO()
-    w = io.FlowWriter(buf)
-    for f in flows:
-        w.add(f)
-    return buf.getvalue()
 
 
 def _flows(n: int):
@@ -59,7 +50,7 @@ def _result(r):
 
 def test_parallel_scan_gives_exactly_the_serial_findings(tmp_path):
     flows = _flows(120)
-    data = _flow_bytes(flows[:50]) + b"11:hello world," + _flow_bytes(flows[50:])
+    data = flow_bytes(flows[:50]) + b"11:hello world," + flow_bytes(flows[50:])
     path = tmp_path / "big.mitm"
     path.write_bytes(data)
     assert len(_spans(str(path), 3)) == 3
@@ -76,11 +67,11 @@ def test_parallel_scan_gives_exactly_the_serial_findings(tmp_path):
 
 
 def test_parallel_scan_of_a_cut_capture_names_the_damage_as_a_serial_scan(tmp_path):
-    data = _flow_bytes(_flows(60))
+    data = flow_bytes(_flows(60))
     path = tmp_path / "cut.mitm"
     path.write_bytes(data[:-25])
     other = tmp_path / "other.mitm"
-    other.write_bytes(_flow_bytes(_flows(7)))
+    other.write_bytes(flow_bytes(_flows(7)))
     serial = scan_files([path, other], CANARIES, workers=1)
     parallel = scan_files([path, other], CANARIES, workers=2, parallel_min_bytes=0)
     assert _result(parallel) == _result(serial)
@@ -118,7 +109,7 @@ def _no_pool(*args, **kwargs):
 ])
 def test_workers_that_cannot_run_give_a_serial_scan_that_says_so(tmp_path, monkeypatch, caplog, pool, why):
     path = tmp_path / "big.mitm"
-    path.write_bytes(_flow_bytes(_flows(40)))
+    path.write_bytes(flow_bytes(_flows(40)))
     serial = scan_files([path], CANARIES, workers=1)
     monkeypatch.setattr(scan, "ProcessPoolExecutor", pool)
     with caplog.at_level(logging.WARNING, logger="telltale.detect.scan"):
@@ -131,7 +122,7 @@ def test_workers_that_cannot_run_give_a_serial_scan_that_says_so(tmp_path, monke
 
 def test_an_error_in_a_worker_that_is_no_pool_failure_is_not_hidden_by_a_serial_scan(tmp_path, monkeypatch):
     path = tmp_path / "big.mitm"
-    path.write_bytes(_flow_bytes(_flows(40)))
+    path.write_bytes(flow_bytes(_flows(40)))
 
     class Failing(_Pool):
         error = KeyError("a bug in the scan")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io as pyio
 import json
 import tracemalloc
 import zlib
@@ -11,8 +10,7 @@ import zlib
 import brotlicffi
 import pytest
 import zstandard
-from mitmproxy import io
-from plant import http_flow, write_flows, write_har
+from plant import flow_bytes, http_flow, write_flows, write_har
 
 from telltale.detect import Canary, Detector, Limits, scan_files, scan_flows
 from telltale.detect.decoders import compression as dec
@@ -113,17 +111,10 @@ def test_binary_garbage_and_cut_bodies_scan_quietly():
     assert any("cut off" in t and flows[2].id in t for t in result.truncated)
 
 
-def _flow_bytes(flows) -> bytes:
-    buf = pyio.BytesIO()
-    w = io.FlowWriter(buf)
-    for f in flows:
-        w.add(f)
-    return buf.getvalue()
-
 
 def test_damaged_flow_file_gives_the_other_flows_and_names_the_damage(tmp_path):
     a, c = http_flow(path=f"/a?t={TOKEN}"), http_flow(path=f"/c?t={TOKEN}")
-    data = _flow_bytes([a]) + b"11:hello world," + _flow_bytes([c, http_flow(path="/cut")])
+    data = flow_bytes([a]) + b"11:hello world," + flow_bytes([c, http_flow(path="/cut")])
     path = tmp_path / "damaged.mitm"
     path.write_bytes(data[:-25])
     result = scan_files([path], CANARIES)

@@ -161,6 +161,11 @@ def _unexamined(rule: str, policy: Policy, kind: str, host: str | None, ip: str 
                        f"{kind}: {why}", detail, accepted_by=acc.name if acc else "", countries=countries)
 
 
+def _unknown_host(rule: str, policy: Policy, c: Contact) -> RuleFinding:
+    """A contact whose host the lab never learnt: no name to allow or to look up."""
+    return _unexamined(rule, policy, "unknown-host", None, c.ip, "?", "destination host unknown", c.url)
+
+
 def _refusals(rule: str, policy: Policy, refused: Sequence[Unexamined], lk: Lookups) -> list[RuleFinding]:
     out = []
     for u in refused:
@@ -176,8 +181,7 @@ def check_allowlist(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult
     rows: list[RuleFinding] = []
     for c in traffic.contacts:
         if c.host is None:
-            rows.append(_unexamined(ALLOWLIST, policy, "unknown-host", None, c.ip, "?",
-                                    "destination host unknown", c.url))
+            rows.append(_unknown_host(ALLOWLIST, policy, c))
         elif policy.allows(c.host) is None:
             cc, answers = _where(lk, c.ip)
             rows.append(RuleFinding(ALLOWLIST, "violation", c.host, c.ip or "?", cc,
@@ -191,8 +195,7 @@ def check_trackers(traffic: Traffic, policy: Policy, lk: Lookups) -> RuleResult:
     rows: list[RuleFinding] = []
     for c in traffic.contacts:
         if c.host is None:
-            rows.append(_unexamined(TRACKERS, policy, "unknown-host", None, c.ip, "?",
-                                    "destination host unknown", c.url))
+            rows.append(_unknown_host(TRACKERS, policy, c))
             continue
         hits = lk.tracker(c.host)
         if hits:
