@@ -79,8 +79,3 @@ def check(flows: Sequence[Flow], canaries: Mapping[str, str], allowed: HostRule,
     found = tuple(f for f in result.findings if not entitled(f, by_id.get(f.flow), allowed))
     return LeakCheck(found, tuple(map(str, result.errors)) + tuple(result.truncated))
 
-
-def leaks(flows: Sequence[Flow], canaries: Mapping[str, str], allowed: HostRule,
-          identifiers: Mapping[str, str] | None = None) -> list[Finding]:
-    """Findings of `canaries` (and device identifiers) in flows to hosts not `allowed`."""
-    return list(check(flows, canaries, allowed, identifiers).findings)

@@ -31,19 +31,20 @@ def _lookup(name: str):
 def test_site_may_get_its_own_url_a_third_party_may_not():
     own = _post("tt-0123456789.example.net", URL.encode())
     other = _post("tracking.example.org", base64.b64encode(URL.encode()))
-    found = judge.leaks([own, other], CANARIES, allowed=judge.same_host("tt-0123456789.example.net"))
+    found = judge.check([own, other], CANARIES, allowed=judge.same_host("tt-0123456789.example.net")).findings
     assert {f.host for f in found} == {"tracking.example.org"}
 
 
 def test_resolving_the_visited_site_is_no_leak_but_dns_exfiltration_is():
     lookup = _lookup("tt-0123456789.example.net")
-    assert judge.leaks([lookup], CANARIES, allowed=judge.same_host("tt-0123456789.example.net")) == []
+    own = judge.same_host("tt-0123456789.example.net")
+    assert judge.check([lookup], CANARIES, allowed=own).findings == ()
     exfil = _lookup("tt-0123456789.example.net.exfil.example.com")
-    found = judge.leaks([exfil], CANARIES, allowed=judge.same_host("tt-0123456789.example.net"))
+    found = judge.check([exfil], CANARIES, allowed=judge.same_host("tt-0123456789.example.net")).findings
     assert found and all(f.canary == "visited_site" for f in found)
 
 
 def test_nobody_is_entitled_to_identifiers():
     f = _post("tt-0123456789.example.net", b'{"imei": "867530900000001"}')
-    found = judge.leaks([f], {}, allowed=judge.nobody, identifiers={"imei": "867530900000001"})
+    found = judge.check([f], {}, allowed=judge.nobody, identifiers={"imei": "867530900000001"}).findings
     assert [x.canary for x in found] == ["imei"]
