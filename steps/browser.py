@@ -31,7 +31,7 @@ def browser_in_mode(mode: str, browser: Browser) -> str:
 def visit_canary_page(browsing_mode: str, browser: Browser, capture_window: Window,
                       canaries: ScenarioCanaries) -> Visit:
     """Loads a URL that exists only for this scenario (its host, path and page are fresh canaries)."""
-    return capture_window.expect(browser.visit(canaries.url))
+    return capture_window.act(lambda c: browser.visit(c.url), canaries)
 
 
 @when(parsers.parse('I search "{engine}" for a term that exists only for this test'),
@@ -39,20 +39,20 @@ def visit_canary_page(browsing_mode: str, browser: Browser, capture_window: Wind
 def search_canary_term(engine: str, browsing_mode: str, browser: Browser, capture_window: Window,
                        canaries: ScenarioCanaries) -> Visit:
     """Opens the engine's page, types a fresh canary term into its search box and submits."""
-    return capture_window.expect(browser.search(engine, canaries.search_term))
+    return capture_window.act(lambda c: browser.search(engine, c.search_term), canaries)
 
 
 @when("I open a page that exists only for this test in a new tab", target_fixture="visited")
 def open_canary_in_new_tab(browsing_mode: str, browser: Browser, capture_window: Window,
                            canaries: ScenarioCanaries) -> Visit:
     """Opens a new tab and loads a fresh canary URL in it."""
-    return capture_window.expect(browser.open_in_new_tab(canaries.url))
+    return capture_window.act(lambda c: browser.open_in_new_tab(c.url), canaries)
 
 
 @when("I switch back to the first tab")
-def switch_to_first_tab(browser: Browser, capture_window: Window) -> None:
+def switch_to_first_tab(browser: Browser, capture_window: Window, canaries: ScenarioCanaries) -> None:
     """Makes the first tab the current one again (a page switch, as usage telemetry sees it)."""
-    browser.switch_to_tab(0)
+    capture_window.act(lambda c: browser.switch_to_tab(0), canaries)
 
 
 @given("the system browser is in incognito mode by its own toggle", target_fixture="browsing_mode")

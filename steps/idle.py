@@ -7,6 +7,7 @@ from pytest_bdd import when
 
 from fixtures.observation import Progress
 from telltale import observe
+from telltale.canaries import ScenarioCanaries
 from telltale.inventory import Device
 from telltale.window import Window
 
@@ -19,8 +20,9 @@ def idle_seconds(pytestconfig: pytest.Config) -> float:
 
 @when("the device idles for the soak", target_fixture="idled")
 def device_idles(browsing_mode: str, capture_window: Window, device: Device, idle_seconds: float,
-                 progress: Progress) -> float:
+                 progress: Progress, canaries: ScenarioCanaries) -> float:
     """No action for the soak's length (the browser stays on its start page), counting down."""
-    observe.countdown(idle_seconds, f"idle soak of {device.name}", progress)
+    capture_window.act(lambda c: observe.countdown(idle_seconds, f"idle soak of {device.name}", progress),
+                       canaries)
     capture_window.idle = idle_seconds
     return idle_seconds

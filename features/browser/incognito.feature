@@ -7,7 +7,7 @@ Feature: Incognito browsing stays private
 
   Rule: A page visited in incognito mode is known to its site alone
 
-    @requirement:BR-INC-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3)
+    @requirement:BR-INC-001 @differential @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3)
     Scenario: Incognito browsing sends no URLs
       Given the browser is in incognito mode
       When I visit a page that exists only for this test
@@ -15,7 +15,7 @@ Feature: Incognito browsing stays private
 
   Rule: A search made in incognito mode is known to its search engine alone
 
-    @requirement:BR-INC-002 @severity:critical @search @regulation:GDPR-Art.5(1)(c) @regulation:DPDP-Sec.6
+    @requirement:BR-INC-002 @differential @severity:critical @search @regulation:GDPR-Art.5(1)(c) @regulation:DPDP-Sec.6
     Scenario: Incognito search sends no search terms to third parties
       Given the browser is in incognito mode
       When I search "https://search.example.com/" for a term that exists only for this test

@@ -6,7 +6,7 @@ Feature: Searches reach no third party
 
   Rule: A search is for the search engine alone
 
-    @requirement:BR-SRCH-001 @severity:critical @regulation:GDPR-Art.5(1)(b) @regulation:GDPR-Art.6 @regulation:DPDP-Sec.6
+    @requirement:BR-SRCH-001 @differential @severity:critical @regulation:GDPR-Art.5(1)(b) @regulation:GDPR-Art.6 @regulation:DPDP-Sec.6
     Scenario Outline: A search on <engine> in <mode> mode reaches no third party
       Given the browser is in <mode> mode
       When I search "<engine>" for a term that exists only for this test

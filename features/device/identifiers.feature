@@ -7,7 +7,7 @@ Feature: Device identifiers stay on the device
 
   Rule: Identifiers that follow a person across resets and apps stay on the device
 
-    @requirement:DEV-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @regulation:DPDP-Sec.6
+    @requirement:DEV-ID-001 @differential @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3) @regulation:DPDP-Sec.6
     Scenario: Device identifiers are never sent while browsing
       Given the browser is in normal mode
       When I visit a page that exists only for this test

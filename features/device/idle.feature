@@ -10,7 +10,7 @@ Feature: An idle device keeps to itself
 
   Rule: A device left alone sends nothing personal, and no more than its budget
 
-    @requirement:IDLE-ID-001 @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3)
+    @requirement:IDLE-ID-001 @differential @severity:critical @regulation:GDPR-Art.5(1)(c) @regulation:ePrivacy-Art.5(3)
     Scenario: An idle device sends no hardware identifier
       Given the browser is in normal mode
       When the device idles for the soak

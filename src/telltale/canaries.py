@@ -53,3 +53,35 @@ class ScenarioCanaries:
 
 def fresh() -> ScenarioCanaries:
     return ScenarioCanaries(secrets.token_hex(16))
+
+
+def twin(c: ScenarioCanaries) -> ScenarioCanaries:
+    """A second canary set of the same shape (every value as long as its twin's, the same search
+    word), for the differential run: the bytes that move with the values can then be compared
+    position by position."""
+    return ScenarioCanaries(c.token[:2] + secrets.token_hex(15))
+
+
+def twin_identifiers(identifiers: dict[str, str]) -> dict[str, str]:
+    """Other identifiers of the same shape (digits for digits, hex for hex, letters for letters,
+    separators kept): what a differential run gives a device whose identifiers the lab sets."""
+    out = {}
+    for name, value in identifiers.items():
+        while True:
+            new = "".join(_same_kind(ch) for ch in value)
+            if new != value:
+                break
+        out[name] = new
+    return out
+
+
+def _same_kind(ch: str) -> str:
+    if ch.isdigit():
+        return secrets.choice("0123456789")
+    if ch in "abcdef":
+        return secrets.choice("0123456789abcdef")
+    if ch in "ABCDEF":
+        return secrets.choice("0123456789ABCDEF")
+    if ch.isalpha():
+        return secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ" if ch.isupper() else "abcdefghijklmnopqrstuvwxyz")
+    return ch

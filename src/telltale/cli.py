@@ -46,7 +46,9 @@ EXIT_CODES = {
     "wireguard": "0 configuration printed; 2 not (device or endpoint wrong, no address)",
     "scan": "0 nothing found; 1 findings; 2 could not judge: a file, record or HAR entry could not be "
             "read, or a capture is empty (each is named; the rest is still scanned and its findings "
-            "printed)",
+            "printed). With --differential: 1 a value moves with the canary to a host not entitled to "
+            "it; 2 a region changes on every run and no policy acceptance of kind opaque names its "
+            "host, or a capture could not be read in full (nothing is compared); 0 neither",
     "destinations": "0 table printed; 2 could not judge: the capture is missing, empty or damaged "
                     "(what could not be read is named; the table of what could is still printed)",
 }

@@ -53,7 +53,7 @@ class TelemetryAgent(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    encoding: Literal["base64", "gzip+base64", "json"] = "base64"
+    encoding: Literal["base64", "gzip+base64", "json", "xor"] = "base64"
     id_hash: Literal["none", "sha256", "md5"] = "none"
     transport: Literal["proxy", "direct", "udp", "dns"] = Field(
         "proxy", description="proxy: the device's proxy setting (none in a sealed namespace: direct); "

@@ -56,7 +56,9 @@ def destination_findings_of(result: Result) -> list[dict]:
 
 # What undoes each encoding of the reference agent's payloads, as the detector's chain names it.
 # Plain json needs none: what it carries is there as sent.
-ENCODING_STEPS = {"base64": ("base64",), "gzip+base64": ("base64", "gzip"), "json": ()}
+# Nothing undoes xor with a key baked into the build: only the differential run sees through it.
+ENCODING_STEPS = {"base64": ("base64",), "gzip+base64": ("base64", "gzip"), "json": (),
+                  "xor": ("differential",)}
 DNS_STEPS = ("hex",)  # query names carry the data as hex labels, whatever the payload encoding
 
 
@@ -95,7 +97,7 @@ def traits(dev: inventory.Device) -> set[str]:
     """What a reference device's agent does, as reference/must_fail.yaml names it."""
     agent = dev.telemetry_agent
     assert agent is not None
-    return {agent.transport} | ({"batched"} if agent.batch else set()) | (
+    return {agent.transport, agent.encoding} | ({"batched"} if agent.batch else set()) | (
         {"heartbeat"} if agent.heartbeat else set())
 
 

@@ -9,7 +9,7 @@ was not seen, or that the proxy cannot vouch for, raises CaptureBroken.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from telltale.capture.proxy import CaptureProxy, WindowSpan
 from telltale.errors import CaptureBroken, CaptureFileError
 
 if TYPE_CHECKING:
+    from telltale.canaries import ScenarioCanaries
     from telltale.judge import Entitled
     from telltale.sweep import Ledger
 
@@ -68,6 +69,8 @@ class Window:
     idle: float | None = None  # an idle soak: the seconds the device was left alone
     identifiers: dict[str, str] = field(default_factory=dict)  # the device's: evidence, never redacted
     swept: dict[str, str] = field(default_factory=dict)  # every value a check of this window looked for
+    # what the scenario did, as calls a differential run can make again with other values
+    actions: list[Callable[[ScenarioCanaries], object]] = field(default_factory=list)
     _traffic: WindowTraffic | None = None
 
     def __repr__(self) -> str:
@@ -88,6 +91,19 @@ class Window:
         self.visits.append(visit)
         self.acted_at = time.time()
         return visit
+
+    def act(self, action: Callable[[ScenarioCanaries], object], canaries: ScenarioCanaries):
+        """Do one of the scenario's actions with its values, and keep it for a differential run."""
+        self.actions.append(action)
+        return self.replay(action, canaries)
+
+    def replay(self, action: Callable[[ScenarioCanaries], object], canaries: ScenarioCanaries):
+        """Do an action with these values; a page it loads is a positive control of the window."""
+        result = action(canaries)
+        if isinstance(result, Visit):
+            return self.expect(result)
+        self.acted_at = time.time()
+        return result
 
     def sweep_for(self, values: dict[str, str], allowed: Entitled, identifiers: bool = False) -> None:
         """Ask the run-wide sweep to look for these values (and the device's identifiers) all run:

@@ -27,6 +27,9 @@ FEATURES = scenarios()
 SCENARIOS = {s.name for s in FEATURES if not s.skipped_on("chromium")}  # run on local-chromium
 SKIPPED = {s.name: s for s in FEATURES if s.skipped_on("chromium")}  # tagged for another platform
 IDLE = {s.name for s in FEATURES if "the device idles for the soak" in s.steps} & SCENARIOS
+DIFFERENTIAL = {s.name for s in FEATURES if "differential" in s.tags} & SCENARIOS
+# local-chromium runs no lab firmware: its identifiers cannot be varied, so these get no differential run
+IDENTIFIERS = {s.name for s in FEATURES if "no device identifier was sent" in s.steps}
 SEVERITY = {s.name: s.tagged("severity") for s in FEATURES}
 
 
@@ -94,9 +97,35 @@ def test_run_keeps_every_flow_tagged_with_its_window(compliance_run):
     scenario_windows = {w for w in windows if w and not w.startswith(("seal-probe", "gap-after:", "drain-"))}
     labelled = {w for r in all_results(reports / "r1") for w in labels(r, "window")}
     assert len(labelled) == len(SCENARIOS)  # one window per scenario, named in its result
-    assert scenario_windows <= labelled and len(scenario_windows) >= len(SCENARIOS - IDLE)
-    assert {w.split(":", 1)[1] for w in windows if w and w.startswith("gap-after:")} <= labelled | {
+    # a differential scenario's runs B and R have windows of their own: <window>-b, <window>-r
+    runs = {w for w in scenario_windows if w.endswith(("-b", "-r")) and w[:-2] in labelled}
+    assert {w[:-2] for w in runs} == {w for r in all_results(reports / "r1") for w in labels(r, "window")
+                                      if r.name in DIFFERENTIAL - IDENTIFIERS}
+    assert scenario_windows - runs <= labelled and len(scenario_windows - runs) >= len(SCENARIOS - IDLE)
+    assert {w.split(":", 1)[1] for w in windows if w and w.startswith("gap-after:")} <= labelled | runs | {
         "seal-probe-local-chromium"}
+
+
+def test_the_clean_device_shows_no_part_moving_with_the_values(compliance_run):
+    """Each differential scenario ran its three windows on the clean device, paired its requests,
+    and found nothing that moves with the values and nothing opaque."""
+    _, reports, _ = compliance_run
+    seen = set()
+    for r in all_results(reports / "r1"):
+        if r.name not in DIFFERENTIAL:
+            continue
+        assert "differential run" in r.attachments, r.name
+        if r.name in IDENTIFIERS:
+            assert "differential.json" not in r.attachments
+            seen.add(r.name)
+            continue
+        (source,) = r.sources("differential.json")
+        d = r.attachment_json(source)
+        assert d["correlated"] == [] and d["opaque"] == [], (r.name, d)
+        assert d["pairs"] > 0, (r.name, d)
+        assert {f"{labels(r, 'window')[0]}-b.har", f"{labels(r, 'window')[0]}-r.har"} <= set(r.attachments)
+        seen.add(r.name)
+    assert seen == DIFFERENTIAL
 
 
 def test_run_leaves_no_process_and_no_browser_profile(compliance_run):

@@ -468,3 +468,25 @@ def test_heartbeat_sends_the_identifiers_with_no_browser(monkeypatch):
 def test_heartbeat_over_dns_carries_the_identifiers_in_query_names(resolver):
     Agent(_cfg(transport="dns", usage_url=f"https://{HOST}/sa")).heartbeat()
     assert [q.questions[0].name for q in resolver] == [f"{IMEI.encode().hex()}.1.{HOST}"]
+
+
+def test_xor_payload_is_not_found_by_any_decoder_and_carries_a_timestamp():
+    payload = {"event": "page_view", "url": URL, "device": {"imei": IMEI}}
+    body, headers = encode(payload, "xor")
+    plain = agent_mod.xor(body, agent_mod.XOR_KEY)
+    assert json.loads(plain)["url"] == URL and json.loads(plain)["ts"] > 1_700_000_000_000
+    f = tflow.tflow(resp=True)
+    f.request = http.Request.make("POST", "https://tracking.intl.miui.com/track", body, headers)
+    # the reason the reference build has an xor device: only a differential run sees this leak
+    assert scan_flows([f], [Canary("url", URL), Canary("imei", IMEI, "identifier")]).findings == ()
+
+
+def test_the_agent_reads_the_labs_identifiers_file_on_each_use(tmp_path):
+    ids = tmp_path / "ids.json"
+    ids.write_text(json.dumps({"imei": IMEI}))
+    a = Agent(AgentConfig(identifiers={"imei": "000000000000000"}, identifiers_file=str(ids)))
+    assert a.device() == {"imei": IMEI}
+    ids.write_text(json.dumps({"imei": "111111111111111"}))
+    assert a.device() == {"imei": "111111111111111"}
+    ids.write_text("{cut")
+    assert a.device() == {"imei": "000000000000000"}  # unreadable: the set it started with

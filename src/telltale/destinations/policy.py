@@ -37,8 +37,10 @@ from telltale.errors import ConfigError
 
 POLICY_FILE = "policy.yaml"
 
-# What an acceptance can accept: each is a way traffic escapes a verdict.
-Kind = Literal["tls-refused", "tcp", "udp", "icmp", "no-ip", "unknown-country", "unknown-host", "any"]
+# What an acceptance can accept: each is a way traffic escapes a verdict. "opaque": a region
+# that changes on every one of three differential runs (`telltale scan --differential`).
+Kind = Literal["tls-refused", "tcp", "udp", "icmp", "no-ip", "unknown-country", "unknown-host", "opaque",
+               "any"]
 _HOST_PATTERN = re.compile(r"^[a-z0-9*_.:\[\]-]+$")
 
 

@@ -17,7 +17,8 @@ are held (each with the time it happened, ``t``) and sent together every
 on SIGTERM before it exits.
 
 Payloads are JSON, then encoded as configured (``base64``, ``gzip+base64``,
-``json``); identifiers plain or hashed (``sha256``, ``md5``). The transport is
+``json``, or ``xor``: with a timestamp, XORed with a fixed 4-byte key, which only a
+differential run can see through); identifiers plain or hashed (``sha256``, ``md5``). The transport is
 how real firmware gets past a lab that only reads the proxy setting:
 
 - ``proxy``: HTTPS through the device's proxy setting (none: straight out);
@@ -71,7 +72,9 @@ EXIT_FLUSH = 2.0            # seconds a SIGTERM leaves for sending what is held
 HEX_LABEL = 60              # hex digits per DNS label (the limit is 63)
 NAME_MAX = 253              # characters in a DNS name
 ENV = {"device": "TELLTALE_DEVICE", "watch": "TELLTALE_DEVTOOLS_WATCH", "ca_cert": "TELLTALE_CA_CERT",
-       "identifiers": "TELLTALE_IDENTIFIERS", "proxy": "TELLTALE_PROXY"}
+       "identifiers": "TELLTALE_IDENTIFIERS", "identifiers_file": "TELLTALE_IDENTIFIERS_FILE",
+       "proxy": "TELLTALE_PROXY"}
+XOR_KEY = b"\x5a\xc3\x17\x9e"  # baked into the build, as OEM telemetry keys are
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,11 @@ class AgentConfig:
     ca_cert: str | None = None      # the CA the device trusts system-wide (the capture CA)
     proxy: str | None = None        # the device's proxy setting, e.g. http://127.0.0.1:8080; None: none
     identifiers: dict[str, str] = field(default_factory=dict)
+    identifiers_file: str = ""      # read on each use when set: the lab may give a second set
     device: str = ""                # the device's name, for the log
     pages_url: str = "https://tracking.intl.miui.com/track/v4/pages"
     usage_url: str = "https://sa.api.intl.miui.com/sa?project=browser"
-    encoding: str = "base64"        # base64 | gzip+base64 | json
+    encoding: str = "base64"        # base64 | gzip+base64 | json | xor
     id_hash: str = "none"           # none | sha256 | md5
     interval: float = 1.0           # seconds between app-usage batches (batch None only)
     transport: str = "proxy"        # proxy | direct | udp | dns
@@ -117,7 +121,14 @@ def encode(payload: dict, how: str) -> tuple[bytes, dict[str, str]]:
         return base64.b64encode(raw), {"content-type": "text/plain"}
     if how == "gzip+base64":
         return base64.b64encode(gzip.compress(raw)), {"content-type": "text/plain"}
+    if how == "xor":  # a fixed key and a timestamp: no encoding a string matcher can undo
+        raw = json.dumps({"ts": int(time.time() * 1000), **payload}, separators=(",", ":")).encode()
+        return xor(raw, XOR_KEY), {"content-type": "application/octet-stream"}
     raise ValueError(f"unknown encoding {how!r}")
+
+
+def xor(data: bytes, key: bytes) -> bytes:
+    return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
 
 
 def hashed(value: str, how: str) -> str:
@@ -217,8 +228,18 @@ class Agent:
         self.seen_browsers: set[str] = set()
         self.seq = itertools.count(1)
 
+    def identifiers(self) -> dict[str, str]:
+        """The lab's current set (its file, re-read each time), else the ones the agent started with."""
+        if self.cfg.identifiers_file:
+            try:
+                return dict(json.loads(Path(self.cfg.identifiers_file).read_text()))
+            except (OSError, ValueError) as e:
+                log.warning("identifiers file %s unreadable (%s): the ones it started with",
+                            self.cfg.identifiers_file, e)
+        return self.cfg.identifiers
+
     def device(self) -> dict:
-        return {k: hashed(v, self.cfg.id_hash) for k, v in self.cfg.identifiers.items()}
+        return {k: hashed(v, self.cfg.id_hash) for k, v in self.identifiers().items()}
 
     def post(self, url: str, payload: dict) -> None:
         try:
@@ -364,9 +385,12 @@ class Agent:
             tid, url = info.get("targetId"), info.get("url", "")
             if method == "Target.targetCreated":
                 self.usage_event("tab_opened", tab=tid[:8])
-            if method in ("Target.targetCreated", "Target.targetInfoChanged") \
-                    and url.startswith(("http://", "https://")) and urls.get(tid) != url:
+            # every new URL of a tab counts (about:blank too), so a page loaded again is a new view
+            changed = method in ("Target.targetCreated", "Target.targetInfoChanged")
+            if changed and url and urls.get(tid) != url:
                 urls[tid] = url
+                if not url.startswith(("http://", "https://")):
+                    continue
                 incognito = bool(default_ctx) and info.get("browserContextId") != default_ctx
                 self.usage_event("page_switched", tab=tid[:8], title=info.get("title", ""), url=url)
                 if self.cfg.batch is None:  # a send: not in the way of the next message

@@ -15,7 +15,8 @@ from telltale import yamlconfig
 from telltale.errors import ConfigError
 
 FILE = Path(__file__).with_name("must_fail.yaml")
-TRAITS = frozenset({"proxy", "direct", "udp", "dns", "batched", "heartbeat"})
+TRAITS = frozenset({"proxy", "direct", "udp", "dns", "batched", "heartbeat",
+                    "base64", "gzip+base64", "json", "xor"})
 
 
 def parse(text: str, source: str) -> dict[str, frozenset[str] | None]:
