@@ -187,3 +187,20 @@ def test_final_verdicts_are_the_same_in_every_artefact(reference_run):
     obs = json.loads((run / "captures" / "local-chromium-leaky-batched-observation.json").read_text())
     assert [n["nudge"] for n in obs["nudges"]] == ["the browser is closed", "the browser is reopened"]
     assert obs["drain_seconds"] == 5 and obs["late_leaks"]
+
+
+def test_the_xor_device_is_caught_only_by_the_differential_run(reference_run):
+    """Its payloads are XORed with a key baked into the build: no decoder finds anything in them,
+    and every leak requirement it fails is proven by parts that move with the varied values."""
+    _, run = reference_run
+    xor = [r for r in all_results(run) if "local-chromium-leaky-xor" in labels(r, "device")]
+    assert xor
+    proven = set()
+    for r in xor:
+        rows = selftest.findings_of(r)
+        assert all(row["chain"] == ["differential"] and row["kind"] == "correlated" for row in rows), rows
+        if rows:
+            assert r.status == "failed" and {row["host"] for row in rows} <= ANALYTICS, r.name
+            assert "differential run" in r.attachments
+            proven |= {row["canary"] for row in rows}
+    assert proven == {"the varied canaries", "the varied identifiers"}
