@@ -30,6 +30,8 @@ SYSTEM_PACKAGES = {
     # WireGuard devices (the userspace client stands in for a phone in the tests).
     "wireguard-tools": "wg",
     "wireguard-go": "wireguard-go",
+    # Selenium Grid 4 (the farm's hub and relay nodes: the jar comes with npm ci).
+    "default-jre-headless": "java",
 }
 CA_NICK = "Telltale capture CA"
 
@@ -77,7 +79,7 @@ def ensure_node_tools(lay: Layout) -> None:
         return
     if not shutil.which("npm"):
         raise SetupError("npm is missing (install Node.js 20 or newer with npm)")
-    _say("installing Appium, its chromium driver and Allure with npm ci")
+    _say("installing Appium, its chromium driver, Allure and the Selenium Grid server with npm ci")
     _run(["npm", "ci", "--no-audit", "--no-fund"], "npm ci", cwd=lay.root)
     stamp.write_text(want)
 
