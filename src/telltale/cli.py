@@ -44,6 +44,8 @@ EXIT_CODES = {
             "missing from the new (unless --accept-missing); 2 could not compare (not a finished run "
             "folder, an unreadable result)",
     "wireguard": "0 configuration printed; 2 not (device or endpoint wrong, no address)",
+    "host": "0 stopped by SIGINT or SIGTERM after serving (every capture kept in its folder); 2 could not "
+            "start (a bad devices.yaml, a token or secret not set, a device, Appium or the hub failing)",
     "scan": "0 nothing found; 1 findings; 2 could not judge: a file, record or HAR entry could not be "
             "read, or a capture is empty (each is named; the rest is still scanned and its findings "
             "printed). With --differential: 1 a value moves with the canary to a host not entitled to "
@@ -65,10 +67,11 @@ def _command_modules():
     from telltale import diff, lint, manifest, provision, report, runner, selftest, wgcli
     from telltale.destinations import cli as destinations_cli
     from telltale.detect import cli as detect_cli
+    from telltale.farm import hostcli
 
     return (provision.register, report.register, runner.register, selftest.register, lint.register,
             manifest.register, diff.register, wgcli.register, detect_cli.register,
-            destinations_cli.register)
+            destinations_cli.register, hostcli.register)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -98,6 +98,34 @@ class FirmwareProcess(BaseModel):
         return v
 
 
+class GridSettings(BaseModel):
+    """The farm's Selenium Grid 4 hub (`grid: URL`, or this mapping): the run asks it for every
+    device's session; each lab host's relay nodes register on its event bus."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: HttpUrl
+    publish: int = Field(4442, ge=1, le=65535, description="the hub's event bus: publish port")
+    subscribe: int = Field(4443, ge=1, le=65535, description="the hub's event bus: subscribe port")
+    secret_env: str = Field("TELLTALE_GRID_SECRET", description="environment variable holding the "
+                            "registration secret the hub and its nodes share")
+
+
+class HostSettings(BaseModel):
+    """A lab host running `telltale host`: it owns its devices' Appium servers and captures and
+    serves the window control and the captures to the run, to holders of the token only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: HttpUrl = Field(description="where the host's service listens (http://ADDRESS:PORT)")
+    token_env: str = Field("TELLTALE_HOST_TOKEN", description="environment variable holding the token "
+                           "both sides know (never a command-line argument, never in git)")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return str(self.url.host), int(self.url.port or 80)
+
+
 CAPTURE_MODES = ("sealed", "wireguard", "proxy")
 BOUNDARY_TEXT = {
     "sealed": "sealed: a network namespace whose only way out is the capture",
@@ -134,6 +162,8 @@ class Device(BaseModel):
         None, ge=0, le=86400, description="seconds the capture keeps watching after the device's last "
         "scenario (after a nudge to flush); default 180 for phones, 5 for embedded devices")
     telemetry_agent: TelemetryAgent | None = None
+    host: str | None = Field(None, description="the lab host (a key of `hosts:`) the device is attached "
+                             "to; its session then goes through the `grid:` hub")
 
     def __repr__(self) -> str:  # shown as a step argument in reports
         return f"Device({self.name})"
@@ -170,6 +200,9 @@ class Device(BaseModel):
             raise ValueError(f"telemetry_agent.transport {self.telemetry_agent.transport} escapes a proxy "
                              "setting by design: it would send to the real servers' addresses; run it "
                              "only behind a sealed or wireguard capture")
+        if self.host and (self.firmware_processes or self.telemetry_agent):
+            raise ValueError("firmware_processes and telemetry_agent run beside the harness; a device on "
+                             "a lab host (host:) cannot have them in this version")
         names = [p.name for p in self.firmware_processes]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
@@ -205,7 +238,39 @@ class Device(BaseModel):
 class Inventory(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    grid: GridSettings | None = None
+    hosts: dict[str, HostSettings] = Field(default_factory=dict)
     devices: dict[str, Device]
+
+    @field_validator("grid", mode="before")
+    @classmethod
+    def _grid_url(cls, v: Any) -> Any:
+        return {"url": v} if isinstance(v, str) else v  # `grid: URL` is the hub on its usual ports
+
+    @field_validator("hosts")
+    @classmethod
+    def _usable_host_names(cls, v: dict[str, HostSettings]) -> dict[str, HostSettings]:
+        for k in v:
+            why = names.problem(k)  # it names the host's folder of captures
+            if why:
+                raise ValueError(why)
+        return v
+
+    @model_validator(mode="after")
+    def _hosts_known(self) -> Inventory:
+        for d in self.devices.values():
+            if d.host is None:
+                continue
+            if d.host not in self.hosts:
+                known = ", ".join(sorted(self.hosts)) or "none"
+                raise _at(("devices", d.name, "host"),
+                          f"no host named {d.host!r} under hosts: (known: {known})")
+            if self.grid is None:
+                raise _at(("devices", d.name, "host"), "a device on a lab host needs `grid:` (the hub's URL)")
+        return self
+
+    def host_of(self, device: Device) -> HostSettings | None:
+        return self.hosts[device.host] if device.host else None
 
     def get(self, name: str, source: str = "devices.yaml") -> Device:
         try:
@@ -213,6 +278,18 @@ class Inventory(BaseModel):
         except KeyError:
             known = ", ".join(sorted(self.devices)) or "none"
             raise ConfigError(f"{source}: no device named {name!r} (known: {known})") from None
+
+
+class _Located(ValueError):
+    """A model-level fault that belongs to one field: its path, for the file's line."""
+
+    def __init__(self, loc: tuple, msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+
+
+def _at(loc: tuple, msg: str) -> _Located:
+    return _Located(loc, msg)
 
 
 def select(inv: Inventory, names: list[str] | None, group: str | None,

@@ -150,6 +150,8 @@ def validate[M: BaseModel](model: type[M], data: Any, source: str, positions: di
         # A misspelt key shows as "extra" and as a missing field: name the typo first.
         err = sorted(e.errors(), key=lambda x: x["type"] != "extra_forbidden")[0]
         loc = tuple(err["loc"])
+        # A model-wide check that blames one field (its error carries `loc`) points at that field.
+        loc += tuple(getattr((err.get("ctx") or {}).get("error"), "loc", ()))
         where = ".".join(str(p) for p in loc)
         more = f" (and {e.error_count() - 1} more)" if e.error_count() > 1 else ""
         msg = err["msg"].removeprefix("Value error, ")

@@ -1,0 +1,110 @@
+"""The host's channel without devices: every request needs the token, device operations name the
+host's run, and files are served only by their listed names, in the byte ranges asked."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from telltale import inventory, paths
+from telltale.errors import CaptureBroken, NoVerdict
+from telltale.farm import files
+from telltale.farm.host import Host
+from telltale.farm.hostapi import RUN_HEADER, HostServer
+from telltale.farm.remote import HostClient, HostUnreachable
+
+TOKEN = "t" * 32
+INV = """grid: http://127.0.0.1:4444
+hosts:
+  lab1: {url: "http://127.0.0.1:7001"}
+devices:
+  phone-1: {platform: chromium, host: lab1}
+"""
+
+
+class _Device:
+    """A hosted device whose window operations say what a real one says when its proxy is gone."""
+
+    def describe(self):
+        return {"device": "phone-1"}
+
+    def open_window(self, window):
+        raise CaptureBroken("capture proxy for phone-1 is not running")
+
+
+@pytest.fixture
+def served(tmp_path):
+    host = Host("lab1", inventory.parse(INV), paths.Layout(tmp_path), tmp_path, "s" * 32)
+    host.devices["phone-1"] = _Device()
+    host.captures.mkdir()
+    (host.captures / "phone-1-1.mitm").write_bytes(b"0123456789")
+    (host.captures / "phone-10-1.mitm").write_bytes(b"not phone-1's")  # listed under phone-10 only
+    (tmp_path / "secret.txt").write_text("outside the captures")
+    server = HostServer(host, ("127.0.0.1", 0), TOKEN)
+    server.serve()
+    yield host, f"http://127.0.0.1:{server.server_address[1]}"
+    server.close()
+
+
+def _call(url, path, token=TOKEN, run=None, method="GET"):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if run:
+        headers[RUN_HEADER] = run
+    req = urllib.request.Request(url + path, method=method, headers=headers,
+                                 data=b"" if method == "POST" else None)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_nothing_is_served_without_the_token(served):
+    _, url = served
+    for token in (None, "wrong-token-wrong-token-wrong", TOKEN[:-1]):
+        for path in ("/status", "/devices/phone-1/files", "/devices/phone-1/files/phone-1-1.mitm"):
+            code, body = _call(url, path, token=token)
+            assert code == 401 and b"phone-1" not in body and b"0123" not in body, (token, path)
+    assert _call(url, "/status")[0] == 200
+
+
+def test_device_operations_belong_to_the_claimed_run(served):
+    host, url = served
+    assert _call(url, "/devices/phone-1/files", run="r1")[0] == 409  # no run claimed yet
+    assert _call(url, "/runs/r1", method="POST")[0] == 200
+    assert _call(url, "/runs/r2", method="POST")[0] == 409
+    assert _call(url, "/devices/phone-1/files", run="r2")[0] == 409
+    code, body = _call(url, "/devices/phone-1/files", run="r1")
+    assert code == 200
+    assert json.loads(body)["files"] == [{"name": "phone-1-1.mitm", "size": 10,
+                                          "sha256": files.digest(host.captures / "phone-1-1.mitm")}]
+    assert _call(url, "/devices/phone-1/files/phone-1-1.mitm?start=3&end=7", run="r1") == (200, b"3456")
+
+
+def test_only_the_devices_own_files_are_served(served):
+    _, url = served
+    _call(url, "/runs/r1", method="POST")
+    for name in ("phone-10-1.mitm", "..%2Fsecret.txt", "secret.txt", ".phone-1"):
+        assert _call(url, f"/devices/phone-1/files/{name}", run="r1")[0] == 404, name
+    assert _call(url, "/devices/phone-9/files", run="r1")[0] == 404
+
+
+def test_the_client_says_which_host_failed_and_why(served):
+    _, url = served
+    client = HostClient("lab1", url, TOKEN, "r1")
+    client.claim()
+    with pytest.raises(CaptureBroken, match="host lab1: capture proxy for phone-1 is not running"):
+        client.json("POST", "/devices/phone-1/windows/open?id=w1")
+    with pytest.raises(NoVerdict, match="refused .* 401"):
+        HostClient("lab1", url, "x" * 32, "r1").json("GET", "/status")
+    with pytest.raises(HostUnreachable, match=r"host lab1 \(http://127.0.0.1:9\) cannot be reached"):
+        HostClient("lab1", "http://127.0.0.1:9", TOKEN, "r1").json("GET", "/status")
+
+
+def test_a_short_token_is_refused(tmp_path):
+    host = Host("lab1", inventory.parse(INV), paths.Layout(tmp_path), tmp_path, "s" * 32)
+    with pytest.raises(Exception, match="too short"):
+        HostServer(host, ("127.0.0.1", 0), "short")
