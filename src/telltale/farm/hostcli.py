@@ -11,12 +11,13 @@ never deleted: a run that went away can still fetch them, or a person can copy t
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import threading
 import time
 from pathlib import Path
 
-from telltale import inventory, paths
+from telltale import inventory, paths, recovery
 from telltale.errors import TelltaleError
 from telltale.farm import token
 from telltale.farm.host import Host
@@ -42,6 +43,12 @@ def _host(args: argparse.Namespace) -> int:
     folder = Path(args.folder) if args.folder else (
         lay.state / "hosts" / args.name / time.strftime("%Y%m%d-%H%M%S"))
     folder.mkdir(parents=True, exist_ok=True)
+    # Every process the host starts is written down, so a killed host's leftovers can be stopped.
+    os.environ.setdefault(recovery.PROCESS_LEDGER_ENV, str(folder / "processes.jsonl"))
+    if any(d.host == args.name and d.boundary == "sealed" for d in inv.devices.values()):
+        from telltale.capture import boundary
+
+        boundary.clean_stale(_say)
     stop = threading.Event()
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, lambda *_: stop.set())
