@@ -31,6 +31,10 @@ STEREOTYPES = {
 }
 
 
+# The Appium driver each platform's server loads.
+DRIVERS = {"chromium": "chromium", "android": "uiautomator2", "ios": "xcuitest"}
+
+
 class Conflict(TelltaleError):
     """The host already serves another run (a host serves one run: its captures are that run's)."""
 
@@ -170,7 +174,9 @@ class Host:
                                                                     self.logs))
                 hd.station.start()
                 self.say(f"{d.name}: starting its Appium server")
-                hd.appium = AppiumServer(self.lay, d.name, self.logs, address=hd.station.device_address,
+                hd.appium = AppiumServer(self.lay, d.name, self.logs,
+                                         drivers=DRIVERS.get(d.platform, "chromium"),
+                                         address=hd.station.device_address,
                                          prefix=hd.station.exec_prefix(), port=hd.station.control_port)
                 hd.appium.start()
                 self.say(f"{d.name}: registering its relay node with the hub {hub.url}")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from telltale.capture.proxy import WindowSpan
 from telltale.capture.station import Witness
-from telltale.errors import CaptureBroken, NoVerdict
+from telltale.errors import CaptureBroken, NoVerdict, SetupError
 from telltale.farm import files, token
 from telltale.farm.hostapi import RUN_HEADER
 from telltale.inventory import Device, HostSettings
@@ -164,6 +164,28 @@ class RemoteCapture:
 
     def stop(self) -> None:
         """The run does not stop a host's capture (collect() finishes it)."""
+
+
+class HostGuardedDriver:
+    """A device's driver whose sessions go through the hub: before a session is asked for, the
+    device's host must answer, so a dead host's scenarios are broken at once with the host named
+    (not after the hub's queue gives up), and a session the hub cannot give names the host."""
+
+    def __init__(self, driver, client: HostClient) -> None:
+        self.driver, self.client = driver, client
+
+    def __repr__(self) -> str:
+        return repr(self.driver)
+
+    def ensure(self, incognito: bool) -> None:
+        self.client.json("GET", "/status", timeout=10)
+        try:
+            self.driver.ensure(incognito)
+        except SetupError as e:
+            raise SetupError(f"{e} (a device of host {self.client.name}, through the Grid hub)") from e
+
+    def __getattr__(self, name: str):
+        return getattr(self.driver, name)
 
 
 class RemoteStation:
