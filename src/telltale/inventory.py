@@ -120,6 +120,16 @@ class HostSettings(BaseModel):
     url: HttpUrl = Field(description="where the host's service listens (http://ADDRESS:PORT)")
     token_env: str = Field("TELLTALE_HOST_TOKEN", description="environment variable holding the token "
                            "both sides know (never a command-line argument, never in git)")
+    tls_cert: Path | None = Field(None, description="https only: the host's certificate (PEM), which the "
+                                  "run trusts for this host alone; its key stays on the host "
+                                  "(`telltale host --tls-key`)")
+
+    @model_validator(mode="after")
+    def _https_has_its_certificate(self) -> HostSettings:
+        if (self.url.scheme == "https") != (self.tls_cert is not None):
+            raise ValueError("an https url needs tls_cert (the host's certificate), and tls_cert an "
+                             "https url")
+        return self
 
     @property
     def address(self) -> tuple[str, int]:

@@ -1,5 +1,6 @@
 """The farm on Selenium Grid 4 on this machine: a hub from the npm jar and two `telltale host`s with
-two sealed embedded devices each, one `telltale run -n 4` across them; host-b is killed mid-run."""
+two sealed embedded devices each, one `telltale run -n 4` across them into one report; host-b is
+killed mid-run."""
 
 from __future__ import annotations
 
@@ -52,8 +53,7 @@ def test_two_hosts_four_devices_one_report_and_a_host_killed_mid_run(ready, tmp_
         with open(log, "w") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "telltale.cli", "run", "--reports", str(tmp_path / "reports"),
-                 "--run-id", "r", "--devices-file", str(farm.devices_file), "--devices", "grid",
-                 "--no-report", "-n", "4"],
+                 "--run-id", "r", "--devices-file", str(farm.devices_file), "--devices", "grid", "-n", "4"],
                 cwd=ROOT, env=farm.env, stdout=out, stderr=subprocess.STDOUT, text=True)
         _wait_for_results(run_dir, {"grid-b1", "grid-b2"}, 4, proc)
         killed = farm.kill("host-b")
@@ -66,6 +66,7 @@ def test_two_hosts_four_devices_one_report_and_a_host_killed_mid_run(ready, tmp_
     assert proc.returncode == 2, out[-4000:]
     by_device = _by_device(run_dir)
     assert set(by_device) == {"grid-a1", "grid-a2", "grid-b1", "grid-b2"}
+    assert (run_dir / "report.html").stat().st_size > 0  # one report over the whole farm
     names = {s.name for s in scenarios()}
     for device in ("grid-a1", "grid-a2"):  # the other host's devices ran everything, untouched
         statuses = {n: r.status for n, r in by_device[device].items()}

@@ -3,6 +3,9 @@ Appium server, and a session through the hub that drives the embedded Chromium."
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import time
 
 import pytest
@@ -68,3 +71,46 @@ def test_a_device_without_a_node_is_not_routed_elsewhere(ready, hub_and_node):
     with pytest.raises(WebDriverException):
         webdriver.Remote(hub.url, options=_options(caps))
 
+
+
+class _Status(http.server.BaseHTTPRequestHandler):
+    """A stand-in relay target: only its /status is asked for while a node registers."""
+
+    def do_GET(self):
+        body = json.dumps({"value": {"ready": True, "message": "stand-in"}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_only_a_node_with_the_hubs_secret_registers(ready, tmp_path):
+    target = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Status)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{target.server_address[1]}"
+    jar = grid.server_jar(ready.root / "node_modules")
+    secret = grid.new_secret()
+    hub = grid.Hub(jar, tmp_path, secret)
+    intruder = grid.RelayNode(jar, tmp_path, grid.Slot("intruder", {"platformName": "linux"}), url,
+                              hub.address, grid.new_secret())
+    member = grid.RelayNode(jar, tmp_path, grid.Slot("member", {"platformName": "linux"}), url,
+                            hub.address, secret)
+    try:
+        hub.start()
+        intruder.start_process()
+        member.start()  # registers: the target answers, the secret is the hub's
+        assert not intruder.ready(), "a node without the hub's secret was registered"
+        time.sleep(5)
+        assert not intruder.ready()
+        slots = [s for n in grid.status(hub.url)["nodes"] for s in n["slots"]]
+        devices = {s["stereotype"].get(grid.DEVICE_CAP) for s in slots}
+        assert devices == {"member"}
+    finally:
+        member.stop()
+        intruder.stop()
+        hub.stop()
+        target.shutdown()

@@ -108,3 +108,53 @@ def test_a_short_token_is_refused(tmp_path):
     host = Host("lab1", inventory.parse(INV), paths.Layout(tmp_path), tmp_path, "s" * 32)
     with pytest.raises(Exception, match="too short"):
         HostServer(host, ("127.0.0.1", 0), "short")
+
+
+def _self_signed(folder):
+    """A certificate for 127.0.0.1 and its key, as a lab would make one per host."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "lab1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    (folder / "lab1.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "lab1.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                        serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
+    return folder / "lab1.pem", folder / "lab1.key"
+
+
+def test_an_https_host_is_trusted_by_its_own_certificate_only(tmp_path):
+    cert, key = _self_signed(tmp_path)
+    https = f'"https://127.0.0.1:7001", tls_cert: {cert}}}'
+    inv = inventory.parse(INV.replace('"http://127.0.0.1:7001"}', https))
+    assert inv.hosts["lab1"].tls_cert == cert
+    host = Host("lab1", inv, paths.Layout(tmp_path), tmp_path, "s" * 32)
+    server = HostServer(host, ("127.0.0.1", 0), TOKEN, tls=(str(cert), str(key)))
+    server.serve()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}"
+        assert HostClient("lab1", url, TOKEN, "r1", cert=cert).json("GET", "/status")["host"] == "lab1"
+        with pytest.raises(HostUnreachable, match="CERTIFICATE_VERIFY_FAILED"):
+            HostClient("lab1", url, TOKEN, "r1").json("GET", "/status")  # the system's CAs do not vouch
+        with pytest.raises(HostUnreachable):
+            HostClient("lab1", url.replace("https", "http"), TOKEN, "r1").json("GET", "/status")
+    finally:
+        server.close()
+
+
+def test_https_and_its_certificate_go_together():
+    with pytest.raises(Exception, match="hosts.lab1: an https url needs tls_cert"):
+        inventory.parse(INV.replace('"http://127.0.0.1:7001"', '"https://127.0.0.1:7001"'))

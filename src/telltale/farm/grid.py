@@ -109,10 +109,14 @@ class GridProcess:
     def toml(self) -> str:
         raise NotImplementedError
 
-    def start(self, ready_within: float = 60.0) -> None:
+    def start_process(self) -> None:
+        """The process only, not waiting for it to be ready."""
         _write_private(self.config, self.toml())
         cmd = [java(), "-jar", str(self.jar), self.role, "--config", str(self.config)]
         self.proc = procs.spawn(cmd, self.log, cwd=self.workdir)
+
+    def start(self, ready_within: float = 60.0) -> None:
+        self.start_process()
         if not procs.wait_until(self.ready, ready_within, self.proc, interval=0.2):
             code = self.proc.poll()
             self.stop()

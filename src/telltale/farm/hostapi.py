@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,10 +117,16 @@ class HostServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: Host, address: tuple[str, int], secret: str, log=None) -> None:
+    def __init__(self, host: Host, address: tuple[str, int], secret: str, log=None,
+                 tls: tuple[str, str] | None = None) -> None:
         if len(secret) < token.MIN_LENGTH:
             raise TelltaleError("the host's token is too short")
         super().__init__(address, Handler)
+        if tls is not None:  # (certificate, key) files: the channel is https, the token never in clear
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            ctx.load_cert_chain(*tls)
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
         self.host, self.token = host, secret
         self.log = log or (lambda msg: None)
         self._thread: threading.Thread | None = None

@@ -59,7 +59,7 @@ def _host(args: argparse.Namespace) -> int:
     try:
         host.start()
         log = open(folder / "host.log", "a", buffering=1)  # noqa: SIM115 - open for the host's life
-        server = HostServer(host, settings.address, secret,
+        server = HostServer(host, settings.address, secret, tls=_tls(settings, args, Path(inv_file).parent),
                             log=lambda m: log.write(f"{time.time():.3f} {m}\n"))
         server.serve()
         _say(f"ready: serving {len(host.devices)} device(s) on {settings.url} (token required)")
@@ -72,6 +72,16 @@ def _host(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tls(settings, args: argparse.Namespace, base: Path) -> tuple[str, str] | None:
+    """(certificate, key) for an https host; the key file is named here, on the host only."""
+    if settings.tls_cert is None:
+        return None
+    if not args.tls_key:
+        raise TelltaleError(f"host {args.name} has an https url: give its private key with --tls-key FILE")
+    cert = settings.tls_cert if settings.tls_cert.is_absolute() else base / settings.tls_cert
+    return str(cert), args.tls_key
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("host", help="serve a lab host's devices (capture, Appium, Grid relay) to runs",
                        description=__doc__.split("\n\n")[1].replace("\n", " "))
@@ -79,5 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--devices-file", default=None, help="inventory file (default devices.yaml)")
     p.add_argument("--folder", default=None, help="where its captures and logs go "
                    "(default .telltale/hosts/NAME/<time>)")
+    p.add_argument("--tls-key", default=None, help="the private key (PEM file) of the host's certificate "
+                   "(hosts.NAME.tls_cert) when its url is https")
     p.set_defaults(func=_host)
 

@@ -11,6 +11,7 @@ fetched, from where, with its hash, and what could not be.
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -31,13 +32,20 @@ class HostUnreachable(CaptureBroken):
 class HostClient:
     """Requests to one lab host, with its token and the run's id."""
 
-    def __init__(self, name: str, url: str, secret: str, run: str, timeout: float = 30.0) -> None:
+    def __init__(self, name: str, url: str, secret: str, run: str, timeout: float = 30.0,
+                 cert: Path | None = None) -> None:
         self.name, self.url, self.run = name, url.rstrip("/"), run
         self._token, self.timeout = secret, timeout
+        # https: the host's own certificate is the only one trusted for it (no system CA list)
+        self._tls = ssl.create_default_context(cafile=str(cert)) if cert is not None else None
 
     @classmethod
-    def of(cls, name: str, settings: HostSettings, run: str) -> HostClient:
-        return cls(name, str(settings.url), token.from_env(settings.token_env, f"host {name}"), run)
+    def of(cls, name: str, settings: HostSettings, run: str, base: Path | None = None) -> HostClient:
+        cert = settings.tls_cert
+        if cert is not None and base is not None and not cert.is_absolute():
+            cert = base / cert
+        secret = token.from_env(settings.token_env, f"host {name}")
+        return cls(name, str(settings.url), secret, run, cert=cert)
 
     def __repr__(self) -> str:
         return f"HostClient({self.name})"
@@ -47,7 +55,7 @@ class HostClient:
         req = urllib.request.Request(f"{self.url}{path}", method=method,
                                      data=b"" if method == "POST" else None, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=timeout or self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout or self.timeout, context=self._tls) as r:
                 return r.read()
         except urllib.error.HTTPError as e:
             try:
