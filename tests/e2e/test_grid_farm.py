@@ -5,6 +5,7 @@ killed mid-run."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -101,3 +102,26 @@ def test_two_hosts_four_devices_one_report_and_a_host_killed_mid_run(ready, tmp_
     verify = subprocess.run([sys.executable, "-m", "telltale.cli", "verify", str(run_dir)], cwd=ROOT,
                             capture_output=True, text=True)
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_a_host_that_cannot_be_reached_breaks_its_devices_with_the_reason(ready, tmp_path):
+    from telltale.procs import free_port
+
+    inv = tmp_path / "devices.yaml"
+    host_port, hub_port = free_port(), free_port()  # nothing listens on either
+    inv.write_text(f"""grid: http://127.0.0.1:{hub_port}
+hosts:
+  lab-x: {{url: "http://127.0.0.1:{host_port}"}}
+devices:
+  gone-1: {{platform: chromium, host: lab-x, groups: [gone]}}
+""")
+    env = {**os.environ, "TELLTALE_HOST_TOKEN": "t" * 32}
+    proc = subprocess.run(
+        [sys.executable, "-m", "telltale.cli", "run", "--reports", str(tmp_path), "--run-id", "r",
+         "--devices-file", str(inv), "--devices", "gone", "--no-report", "-k", "incognito_browsing"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
+    results = all_results(tmp_path / "r")
+    assert results and {r.status for r in results} == {"broken"}
+    for r in results:
+        assert f"host lab-x (http://127.0.0.1:{host_port}) cannot be reached" in r.message, r.message
