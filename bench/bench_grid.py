@@ -3,6 +3,7 @@
 same requirements, one xdist worker per device.
 
     python bench/bench_grid.py [--runs 1] [-k EXPR]
+    python bench/bench_grid.py --commands 200      # one WebDriver command: direct to Appium, through the hub
 
 Prints, for each side, the start-up (the farm: hub and hosts proven and registered), the wall
 time of `telltale run`, and the median and mean scenario duration (Allure start..stop of the
@@ -52,11 +53,62 @@ def durations(results) -> list[float]:
             if r.status == "passed" and "start" in r.raw and "stop" in r.raw]
 
 
+def command_latency(count: int) -> None:
+    """The hop itself: the same session command (the page title) `count` times on one Chromium,
+    straight to its Appium server and through the hub and a relay node to the same server."""
+    from appium import webdriver
+    from appium.options.common import AppiumOptions
+
+    from telltale import inventory
+    from telltale.appium_server import AppiumServer
+    from telltale.browser import chromium_capabilities
+    from telltale.farm import grid
+
+    lay = paths.layout(ROOT)
+    dev = inventory.load(lay.devices).get(inventory.DEFAULT_DEVICE)
+    with tempfile.TemporaryDirectory(prefix="bench-grid-") as tmp:
+        work = Path(tmp)
+        jar = grid.server_jar(lay.root / "node_modules")
+        hub = grid.Hub(jar, work, grid.new_secret())
+        appium = AppiumServer(lay, "bench", work)
+        node = None
+        try:
+            hub.start()
+            appium.start()
+            slot = grid.Slot("bench", {"platformName": "linux", "browserName": "chrome"})
+            node = grid.RelayNode(jar, work, slot, appium.url, hub.address, hub.secret)
+            node.start()
+            for side, url in (("direct to Appium", appium.url), ("through the hub", hub.url)):
+                caps = {**chromium_capabilities(dev, None, False), grid.DEVICE_CAP: "bench"}
+                t0 = time.monotonic()
+                d = webdriver.Remote(url, options=AppiumOptions().load_capabilities(caps))
+                started = time.monotonic() - t0
+                d.get("data:text/html,<title>t</title>")
+                times = []
+                for _ in range(count):
+                    t = time.monotonic()
+                    d.title  # noqa: B018 - one round trip
+                    times.append((time.monotonic() - t) * 1000)
+                d.quit()
+                p90 = sorted(times)[int(len(times) * 0.9)]
+                print(f"{side}: new session {started:.2f} s; a command median "
+                      f"{statistics.median(times):.1f} ms, p90 {p90:.1f} ms ({count} commands)")
+        finally:
+            if node is not None:
+                node.stop()
+            appium.stop()
+            hub.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("-k", default=SELECT, help=f"pytest -k expression (default {SELECT!r})")
+    ap.add_argument("--commands", type=int, default=0, help="only time this many WebDriver commands each way")
     args = ap.parse_args()
+    if args.commands:
+        command_latency(args.commands)
+        return 0
     lay = paths.layout(ROOT)
     with tempfile.TemporaryDirectory(prefix="bench-grid-") as tmp:
         tmp = Path(tmp)
