@@ -164,10 +164,14 @@ class All:
         out: list[Child] = []
         for applies, children, headerless in self._plan:
             if applies is None or applies(view):
-                kids = children(view, budget)
-                if kids:
-                    if headerless:
-                        for c in kids:
-                            c.headerless = True
-                    out += kids
+                gather(out, children(view, budget), headerless)
         return out
+
+
+def gather(out: list[Child], kids: list[Child] | None, headerless: bool) -> None:
+    """Add a part's children to `out`, marked when its decoder yields headerless data."""
+    if kids:
+        if headerless:
+            for c in kids:
+                c.headerless = True
+        out += kids

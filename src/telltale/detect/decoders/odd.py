@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from telltale.detect.decoders import backwards, base32
-from telltale.detect.decoders._api import All, Budget, Child, Decoder, View, always
+from telltale.detect.decoders._api import All, Budget, Child, Decoder, View, always, gather
 from telltale.detect.decoders.structure import JSON_PLAIN, MAX_LEAVES, NEEDLESS_ESCAPE, json_leaves
 
 # --- the leaf decoders, and whole views -------------------------------------------
@@ -123,12 +123,7 @@ class OddLeaves(All):
         out: list[Child] = []
         for i, (applies, children, headerless) in enumerate(self._plan):
             if which >> i & 1 and (token or applies is None or applies(view)):
-                kids = children(view, budget)
-                if kids:
-                    if headerless:
-                        for c in kids:
-                            c.headerless = True
-                    out += kids
+                gather(out, children(view, budget), headerless)
         return out
 
 
