@@ -40,7 +40,7 @@ def test_planted_leak_is_seen_in_the_capture_and_its_clean_twin_is_not(chain):
     traffic = leaky.traffic()
     hosts = {f.request.pretty_host for f in traffic.flows}
     assert {c.site, "analytics.telemetry.example.org"} <= hosts
-    found = judge.leaks(traffic.flows, c.named(), allowed=judge.same_host(visit.host))
+    found = judge.check(traffic.flows, c.named(), allowed=judge.same_host(visit.host)).findings
     assert {f.host for f in found} == {"analytics.telemetry.example.org"}
     assert any(f.canary == "visited_url" and "base64" in " ".join(f.chain) for f in found)
 
@@ -48,9 +48,9 @@ def test_planted_leak_is_seen_in_the_capture_and_its_clean_twin_is_not(chain):
     clean = _window(proxy, "clean")
     visit2 = clean.expect(browser.visit(c2.url))
     traffic2 = clean.traffic()
-    assert judge.leaks(traffic2.flows, c2.named(), allowed=judge.same_host(visit2.host)) == []
+    assert judge.check(traffic2.flows, c2.named(), allowed=judge.same_host(visit2.host)).findings == ()
     # ...while the visit itself is in the capture, with the canary in it.
-    assert judge.leaks(traffic2.flows, c2.named(), allowed=lambda h: False)
+    assert judge.check(traffic2.flows, c2.named(), allowed=lambda h: False).findings
 
 
 def test_window_without_its_own_traffic_is_broken_not_passed(chain):
