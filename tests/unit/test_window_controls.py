@@ -1,10 +1,18 @@
-"""The positive control: a window must contain the request its own action caused, answered."""
+"""The positive control: a window must contain the request its own action caused, answered;
+and every conversation the packet record saw in it is accounted for."""
 
+import io as pyio
+
+import pytest
+from mitmproxy import io
 from mitmproxy.test import tflow
 
 from telltale.browser import Visit
+from telltale.capture.proxy import WindowSpan
+from telltale.capture.store import WINDOW_KEY
 from telltale.domains import registrable_domain, same_party
-from telltale.window import missing_controls
+from telltale.errors import CaptureBroken
+from telltale.window import Window, missing_controls
 
 
 def _get(host, path, answered=True):
@@ -38,3 +46,46 @@ def test_an_ip_literal_is_its_own_party():
     assert registrable_domain("8.8.8.8") == "8.8.8.8"
     assert registrable_domain("[2001:db8::1]") == "[2001:db8::1]"
     assert not same_party("8.8.4.4", "8.8.8.8")
+
+
+class _Witness:
+    """Stands for the packet record: one DNS query, examined only if the proxy's flow of it is given."""
+
+    def __init__(self, query_flow_id):
+        self.query_flow_id, self.calls = query_flow_id, 0
+
+    def account(self, span, flows):
+        self.calls += 1
+        if any(f.id == self.query_flow_id for f in flows):
+            return [], [], {"dns": 1}
+        return [tflow.tflow()], ["udp 53 not examined"], {"not-examined": 1}
+
+
+class _Proxy:
+    def __init__(self, span, witness):
+        self.span, self.witness = span, witness
+
+    def close_window(self):
+        return self.span
+
+
+def test_a_lookup_in_flight_at_the_close_is_matched_with_its_flow_written_just_after(tmp_path):
+    """The packet record sees a query before the capture writes its flow: a flow that lands just
+    after the window's records accounts for it, and is not made one of the window's flows."""
+    own, late = tflow.tflow(resp=True), tflow.tflow(resp=True)
+    own.metadata[WINDOW_KEY], late.metadata[WINDOW_KEY] = "w1", "gap-after:w1"
+    buf = pyio.BytesIO()
+    w = io.FlowWriter(buf)
+    w.add(own)
+    end = buf.tell()
+    w.add(late)
+    path = tmp_path / "c.mitm"
+    path.write_bytes(buf.getvalue())
+    span = WindowSpan("w1", path, 0, end, 0, ())
+    traffic = Window(_Proxy(span, _Witness(late.id)), "w1").traffic()
+    assert [f.id for f in traffic.flows] == [own.id] and traffic.accounted == {"dns": 1}
+    # with no such flow after the close, the conversation stays unexamined: the window is broken
+    span = WindowSpan("w1", path, 0, end, 0, ())
+    path.write_bytes(buf.getvalue()[:end])
+    with pytest.raises(CaptureBroken, match="udp 53 not examined"):
+        Window(_Proxy(span, _Witness(late.id)), "w1").traffic()
