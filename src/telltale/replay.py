@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from telltale import canaries as canary_mod
 from telltale.browser import Visit
 from telltale.canaries import ScenarioCanaries
-from telltale.detect.differential import Differential, compare
+from telltale.detect.differential import Differential, compare, render_text, side_by_side
+from telltale.detect.sources import sent_of_flow
 from telltale.judge import Entitled
 from telltale.window import Window, WindowTraffic
 
@@ -105,8 +106,6 @@ def differential(window: Window, canaries: ScenarioCanaries, reset: Callable[[],
 def finding_rows(runs: Runs) -> list[dict]:
     """The parts that move with the values, as finding rows (the shape of `Finding.to_dict`, with
     `kind`): their flow is run A's, their chain `differential`, since no decoder undid them."""
-    from telltale.detect.sources import sent_of_flow
-
     flows = {f.id: f for f in runs.traffic[0].flows}
     rows = []
     for m in runs.result.correlated:
@@ -120,8 +119,6 @@ def finding_rows(runs: Runs) -> list[dict]:
 
 def evidence_text(runs: Runs) -> str:
     """What the report shows of a differential run: the summary, the table, each moving part side by side."""
-    from telltale.detect.differential import render_text, side_by_side
-
     flows = {f.id: f for t in runs.traffic for f in t.flows}
     out = [runs.summary(), "", render_text(runs.result)]
     for m in (*runs.result.correlated, *runs.result.opaque):

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import urlsplit
 
 from mitmproxy import dns, http, tcp, udp
 from mitmproxy import flow as mflow
@@ -26,6 +26,7 @@ from mitmproxy import flow as mflow
 from telltale.capture.store import raw_destination
 from telltale.detect.decoders._api import looks_text
 from telltale.detect.decoders.compression import gunzip, inflate, unbrotli, unzstd
+from telltale.detect.decoders.structure import form_fields
 from telltale.detect.model import Part
 from telltale.detect.sources import sent_of_flow
 from telltale.domains import registrable_domain
@@ -190,14 +191,11 @@ def _pairs(text: bytes) -> list[tuple[str, bytes]]:
     """name=value pairs of a query or form, names indexed when repeated (`q`, `q[1]`)."""
     out: list[tuple[str, bytes]] = []
     seen: dict[str, int] = {}
-    for item in text.split(b"&"):
-        if not item:
-            continue
-        name_b, _, value = item.partition(b"=")
-        name = unquote_to_bytes(name_b.replace(b"+", b" ")).decode("utf-8", "replace")
+    for name_b, _, value in form_fields(text, declared=True) or []:
+        name = name_b.decode("utf-8", "replace")
         n = seen.get(name, 0)
         seen[name] = n + 1
-        out.append((name if n == 0 else f"{name}[{n}]", unquote_to_bytes(value.replace(b"+", b" "))))
+        out.append((name if n == 0 else f"{name}[{n}]", value))
         if len(out) > MAX_LEAVES:
             break
     return out
