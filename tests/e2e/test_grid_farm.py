@@ -30,16 +30,16 @@ def _by_device(run_dir) -> dict[str, dict]:
 
 
 def _wait_for_results(run_dir, devices, count, proc, within=600.0) -> None:
-    """Until `count` scenarios of `devices` have their results (the run is well under way there)."""
+    """Until each of `devices` has `count` scenario results (the run is well under way on each)."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < within and proc.poll() is None:
         try:
-            done = sum(len(res) for d, res in _by_device(run_dir).items() if d in devices)
+            done = min(len(_by_device(run_dir).get(d, ())) for d in devices)
         except (OSError, ValueError):
             done = 0
         if done >= count:
             return
-        time.sleep(1)
+        time.sleep(0.5)
     pytest.fail(f"{devices} did not reach {count} results (run exit {proc.poll()})")
 
 
@@ -56,7 +56,7 @@ def test_two_hosts_four_devices_one_report_and_a_host_killed_mid_run(ready, tmp_
                 [sys.executable, "-m", "telltale.cli", "run", "--reports", str(tmp_path / "reports"),
                  "--run-id", "r", "--devices-file", str(farm.devices_file), "--devices", "grid", "-n", "4"],
                 cwd=ROOT, env=farm.env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        _wait_for_results(run_dir, {"grid-b1", "grid-b2"}, 4, proc)
+        _wait_for_results(run_dir, {"grid-b1", "grid-b2"}, 2, proc)
         killed = farm.kill("host-b")
         proc.wait(timeout=900)
         out = log.read_text()
@@ -80,7 +80,10 @@ def test_two_hosts_four_devices_one_report_and_a_host_killed_mid_run(ready, tmp_
         assert "failed" not in {r.status for r in results.values()}, device
         assert any(r.status == "passed" for r in results.values()), device
         b_broken += [r for r in results.values() if r.status == "broken"]
-    assert b_broken and all("host-b" in r.message for r in b_broken), [r.message for r in b_broken]
+    # a scenario the host's death cut short names the host, whichever call failed first (the
+    # host's channel, or the session the hub could no longer relay)
+    unnamed = [f"{r.name}: {r.message[:300]}" for r in b_broken if "host-b" not in r.message]
+    assert b_broken and not unnamed, unnamed
     assert any("cannot be reached" in r.message for r in b_broken)
     captures = run_dir / "captures"
     for device in ("grid-a1", "grid-a2"):

@@ -8,13 +8,14 @@ import urllib.error
 import urllib.request
 
 import pytest
+from selenium.common.exceptions import WebDriverException
 
 from telltale import inventory, paths
-from telltale.errors import CaptureBroken, NoVerdict
+from telltale.errors import ActionFailed, CaptureBroken, NoVerdict
 from telltale.farm import files
 from telltale.farm.host import Host
 from telltale.farm.hostapi import RUN_HEADER, HostServer
-from telltale.farm.remote import HostClient, HostUnreachable
+from telltale.farm.remote import HostClient, HostGuardedDriver, HostUnreachable
 
 TOKEN = "t" * 32
 INV = """grid: http://127.0.0.1:4444
@@ -158,3 +159,42 @@ def test_an_https_host_is_trusted_by_its_own_certificate_only(tmp_path):
 def test_https_and_its_certificate_go_together():
     with pytest.raises(Exception, match="hosts.lab1: an https url needs tls_cert"):
         inventory.parse(INV.replace('"http://127.0.0.1:7001"', '"https://127.0.0.1:7001"'))
+
+
+class _FailingDriver:
+    """Contract stand-in for a device's driver whose session went through the hub: its calls fail
+    as Selenium's do when the hub cannot reach a relay node (the real path, a host killed
+    mid-run, is tests/e2e/test_grid_farm.py)."""
+
+    def __init__(self):
+        self.asked = []
+
+    def ensure(self, incognito):
+        self.asked.append(("ensure", incognito))
+        raise WebDriverException("Unable to execute request for an existing session: Failed to "
+                                 "execute request (GET http://127.0.0.1:1/session/s/window/handles)")
+
+    def open_in_new_tab(self, url):
+        raise ActionFailed("could not open a new tab: Unable to execute request for an existing session")
+
+    def screenshot(self):
+        return b"png"
+
+
+def test_a_drivers_failure_names_the_host_and_blames_a_host_that_is_gone(served):
+    host, url = served
+    driver = _FailingDriver()
+    guarded = HostGuardedDriver(driver, HostClient("lab1", url, TOKEN, "r1"))
+    assert guarded.screenshot() == b"png"  # what works passes through
+    with pytest.raises(ActionFailed, match=r"could not open a new tab: .*\(a device of host lab1, through"):
+        guarded.open_in_new_tab("https://example.com/")
+    with pytest.raises(ActionFailed, match=r"driver of a device of host lab1 .* failed: Unable to"):
+        guarded.ensure(True)
+    gone = HostGuardedDriver(driver, HostClient("lab1", "http://127.0.0.1:9", TOKEN, "r1"))
+    with pytest.raises(HostUnreachable, match=r"host lab1 .* cannot be reached: .*; the device's driver "
+                                              r"failed: could not open a new tab"):
+        gone.open_in_new_tab("https://example.com/")
+    asked = len(driver.asked)
+    with pytest.raises(HostUnreachable, match="host lab1"):  # no session asked of a host that is gone
+        gone.ensure(False)
+    assert len(driver.asked) == asked

@@ -10,16 +10,21 @@ fetched, from where, with its hash, and what could not be.
 
 from __future__ import annotations
 
+import functools
 import json
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import urllib3
+from selenium.common.exceptions import WebDriverException
+
 from telltale.capture.proxy import WindowSpan
 from telltale.capture.station import Witness
-from telltale.errors import CaptureBroken, NoVerdict, SetupError
+from telltale.errors import ActionFailed, CaptureBroken, NoVerdict, SetupError, TelltaleError
 from telltale.farm import files, token
 from telltale.farm.hostapi import RUN_HEADER
 from telltale.inventory import Device, HostSettings
@@ -27,6 +32,10 @@ from telltale.inventory import Device, HostSettings
 
 class HostUnreachable(CaptureBroken):
     """The lab host does not answer: its devices' scenarios are broken with this reason."""
+
+
+# What a driver's call raises when its session, the hub or the host behind it fails.
+DRIVER_FAILURES = (TelltaleError, WebDriverException, OSError, urllib3.exceptions.HTTPError)
 
 
 class HostClient:
@@ -175,9 +184,13 @@ class RemoteCapture:
 
 
 class HostGuardedDriver:
-    """A device's driver whose sessions go through the hub: before a session is asked for, the
-    device's host must answer, so a dead host's scenarios are broken at once with the host named
-    (not after the hub's queue gives up), and a session the hub cannot give names the host."""
+    """A device's driver whose sessions go through the hub, with its host named in what fails.
+
+    Before a session is asked for, the device's host must answer, so a dead host's scenarios are
+    broken at once with the host named (not after the hub's queue gives up). When any call of
+    the driver fails (the hub cannot reach the relay node of a host that died mid-scenario), the
+    host is asked whether it still answers: if not, the failure is the host's (HostUnreachable,
+    with the driver's own error after it); if it does, the driver's error stands, naming the host."""
 
     def __init__(self, driver, client: HostClient) -> None:
         self.driver, self.client = driver, client
@@ -187,13 +200,43 @@ class HostGuardedDriver:
 
     def ensure(self, incognito: bool) -> None:
         self.client.json("GET", "/status", timeout=10)
+        self._guarded(self.driver.ensure)(incognito)
+
+    def _guarded(self, call: Callable) -> Callable:
+        @functools.wraps(call)
+        def guarded(*args, **kwargs):
+            try:
+                return call(*args, **kwargs)
+            except DRIVER_FAILURES as e:
+                blamed = self._blame(e)
+                if blamed is e:
+                    raise
+                raise blamed from e
+        return guarded
+
+    def _blame(self, e: BaseException) -> BaseException:
+        """The host's failure when it no longer answers, else the driver's own error with the host."""
         try:
-            self.driver.ensure(incognito)
-        except SetupError as e:
-            raise SetupError(f"{e} (a device of host {self.client.name}, through the Grid hub)") from e
+            self.client.json("GET", "/status", timeout=10)
+        except NoVerdict as host:  # gone (HostUnreachable), or it says its capture is broken
+            return type(host)(f"{host}; the device's driver failed: {_first_line(e)}")
+        if isinstance(e, (SetupError, ActionFailed)):  # its kind stays, the host named
+            return type(e)(f"{e} (a device of host {self.client.name}, through the Grid hub)")
+        if isinstance(e, TelltaleError):
+            return e
+        return ActionFailed(f"the driver of a device of host {self.client.name} (through the Grid "
+                            f"hub) failed: {_first_line(e)}")
 
     def __getattr__(self, name: str):
-        return getattr(self.driver, name)
+        attr = getattr(self.driver, name)
+        if name.startswith("_") or not callable(attr) or isinstance(attr, type):
+            return attr
+        return self._guarded(attr)
+
+
+def _first_line(e: BaseException) -> str:
+    text = getattr(e, "msg", None) or str(e) or type(e).__name__
+    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
 
 
 class RemoteStation:
