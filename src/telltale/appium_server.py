@@ -54,13 +54,8 @@ class AppiumServer:
         cmd = [*self.prefix, str(exe), "--address", self.address, "--port", str(self.port),
                "--use-drivers", self.drivers, "--log-no-colors", "--log-timestamp"]
         self.proc = procs.spawn(cmd, self.log, env=env, cwd=self.lay.root)
-        if not procs.wait_until(self.ready, 60, self.proc, interval=0.1):
-            code = self.proc.poll()
-            self.stop()
-            raise SetupError(
-                f"Appium server for {self.name} did not start (exit {code}); "
-                f"log {self.log}:\n{procs.tail(self.log)}"
-            )
+        procs.ready_or_fail(self.proc, self.ready, 60, self.log,
+                            f"Appium server for {self.name} did not start", self.stop, interval=0.1)
 
     def ready(self) -> bool:
         try:

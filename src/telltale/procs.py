@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from telltale import recovery
+from telltale.errors import SetupError
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,6 +67,16 @@ def wait_until(check: Callable[[], bool], timeout: float, proc: subprocess.Popen
             return False
         time.sleep(interval)
     return False
+
+
+def ready_or_fail(proc: subprocess.Popen, check: Callable[[], bool], timeout: float, log: Path,
+                  what: str, stop: Callable[[], None], interval: float = 0.05) -> None:
+    """Wait until a started service answers `check`; if it exits or the time runs out, stop it and
+    say what did not start, its exit code and the end of its log."""
+    if not wait_until(check, timeout, proc, interval):
+        code = proc.poll()
+        stop()
+        raise SetupError(f"{what} (exit {code}); log {log}:\n{tail(log)}")
 
 
 def tail(path: Path, lines: int = 15) -> str:

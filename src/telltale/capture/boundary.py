@@ -475,11 +475,8 @@ class PacketRecorder:
                "--immediate-mode", "-s", "0", "-B", str(BUFFER_KIB), "-w", str(self.pcap),
                *([self.bpf] if self.bpf else [])]
         self.proc = procs.spawn(cmd, self.log)
-        if not procs.wait_until(lambda: "listening on" in procs.tail(self.log, 5), 10, self.proc):
-            code = self.proc.poll()
-            procs.stop(self.proc)
-            raise SetupError(f"packet record on {self.interface} did not start (exit {code}); "
-                             f"log {self.log}:\n{procs.tail(self.log)}")
+        procs.ready_or_fail(self.proc, lambda: "listening on" in procs.tail(self.log, 5), 10, self.log,
+                            f"packet record on {self.interface} did not start", lambda: procs.stop(self.proc))
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -162,13 +162,8 @@ class CaptureProxy:
         self.proc = procs.spawn(cmd, self.log)
         if self.on_spawn is not None:
             self.on_spawn(self.proc.pid)
-        if not procs.wait_until(self._answers, 30, self.proc):
-            code = self.proc.poll()
-            self.stop()
-            raise SetupError(
-                f"capture proxy for {self.name} did not start on {self.url} "
-                f"(exit {code}); log {self.log}:\n{procs.tail(self.log)}"
-            )
+        procs.ready_or_fail(self.proc, self._answers, 30, self.log,
+                            f"capture proxy for {self.name} did not start on {self.url}", self.stop)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -117,11 +117,9 @@ class GridProcess:
 
     def start(self, ready_within: float = 60.0) -> None:
         self.start_process()
-        if not procs.wait_until(self.ready, ready_within, self.proc, interval=0.2):
-            code = self.proc.poll()
-            self.stop()
-            raise SetupError(f"Selenium Grid {self.role} {self.name} did not become ready on {self.url} "
-                             f"(exit {code}); log {self.log}:\n{procs.tail(self.log)}")
+        procs.ready_or_fail(self.proc, self.ready, ready_within, self.log,
+                            f"Selenium Grid {self.role} {self.name} did not become ready on {self.url}",
+                            self.stop, interval=0.2)
 
     def ready(self) -> bool:
         raise NotImplementedError

@@ -235,8 +235,8 @@ class HostGuardedDriver:
 
 
 def _first_line(e: BaseException) -> str:
-    text = getattr(e, "msg", None) or str(e) or type(e).__name__
-    return text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    lines = (getattr(e, "msg", None) or str(e)).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
 
 
 class RemoteStation:
