@@ -11,10 +11,11 @@ from mitmproxy.http import HTTPFlow
 from telltale import canaries, inventory, observe
 from telltale.browser import Browser
 from telltale.capture import boundary
-from telltale.farm import files, grid
+from telltale.farm import grid
 from telltale.farm.host import Host
 from telltale.farm.hostapi import HostServer
 from telltale.farm.remote import HostClient, RemoteStation
+from telltale.manifest import sha256_file
 from telltale.procs import free_port
 from telltale.window import Window
 
@@ -74,7 +75,7 @@ def test_a_window_through_the_host_and_every_file_fetched_with_its_hash(lab, tmp
     assert {"gridchan-a1-1.mitm", "gridchan-a1-link.pcap", "gridchan-a1-boundary.json"} <= names
     assert rec["problems"] == [] and all(f["intact"] for f in rec["files"])
     for f in rec["files"]:  # the run folder holds the host's bytes, and the host keeps its own
-        assert files.digest(tmp_path / "run" / "captures" / f["name"]) == f["sha256"]
+        assert sha256_file(tmp_path / "run" / "captures" / f["name"]) == f["sha256"]
         assert (host.captures / f["name"]).exists()
     flows, problems = observe.run_flows(proxy.captures, station.witness, [])
     assert flows and problems == []

@@ -12,10 +12,10 @@ from selenium.common.exceptions import WebDriverException
 
 from telltale import inventory, paths
 from telltale.errors import ActionFailed, CaptureBroken, NoVerdict
-from telltale.farm import files
 from telltale.farm.host import Host
 from telltale.farm.hostapi import RUN_HEADER, HostServer
 from telltale.farm.remote import HostClient, HostGuardedDriver, HostUnreachable
+from telltale.manifest import sha256_file
 
 TOKEN = "t" * 32
 INV = """grid: http://127.0.0.1:4444
@@ -81,7 +81,7 @@ def test_device_operations_belong_to_the_claimed_run(served):
     code, body = _call(url, "/devices/phone-1/files", run="r1")
     assert code == 200
     assert json.loads(body)["files"] == [{"name": "phone-1-1.mitm", "size": 10,
-                                          "sha256": files.digest(host.captures / "phone-1-1.mitm")}]
+                                          "sha256": sha256_file(host.captures / "phone-1-1.mitm")}]
     assert _call(url, "/devices/phone-1/files/phone-1-1.mitm?start=3&end=7", run="r1") == (200, b"3456")
 
 

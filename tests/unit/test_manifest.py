@@ -68,3 +68,16 @@ def test_a_bundle_signed_by_another_key_is_not_valid(run, tmp_path):
     manifest.write_manifest(tmp_path, ROOT, mine)  # only to get my public key
     my_pub = tmp_path / manifest.PUBLIC_KEY
     assert manifest.verify(run, my_pub).signature.startswith("INVALID")
+
+
+def test_a_files_hash_covers_the_prefix_it_is_given(tmp_path, monkeypatch):
+    import hashlib
+
+    f = tmp_path / "growing.mitm"
+    data = bytes(range(256)) * 40
+    f.write_bytes(data)
+    monkeypatch.setattr(manifest, "CHUNK", 1000)  # the prefix ends inside a block, after several
+    for size in (0, 1, 999, 1000, 3333, len(data)):
+        assert manifest.sha256_file(f, size) == hashlib.sha256(data[:size]).hexdigest(), size
+    assert manifest.sha256_file(f) == hashlib.sha256(data).hexdigest()
+    assert manifest.sha256_file(f, len(data) + 10) == hashlib.sha256(data).hexdigest()  # no more than it has

@@ -4,11 +4,10 @@ the prefix the host vouched for."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-CHUNK = 1 << 20
+from telltale.manifest import sha256_file
 
 
 @dataclass(frozen=True)
@@ -25,24 +24,9 @@ class FileEntry:
         return cls(str(d["name"]), int(d["size"]), str(d["sha256"]))
 
 
-def digest(path: Path, size: int | None = None) -> str:
-    """SHA-256 of the first `size` bytes of a file (all of it for None)."""
-    h = hashlib.sha256()
-    left = size
-    with open(path, "rb") as f:
-        while left is None or left > 0:
-            block = f.read(CHUNK if left is None else min(CHUNK, left))
-            if not block:
-                break
-            h.update(block)
-            if left is not None:
-                left -= len(block)
-    return h.hexdigest()
-
-
 def entry(path: Path) -> FileEntry:
     size = path.stat().st_size
-    return FileEntry(path.name, size, digest(path, size))
+    return FileEntry(path.name, size, sha256_file(path, size))
 
 
 def device_files(folder: Path, device: str) -> list[FileEntry]:

@@ -28,6 +28,7 @@ from telltale.errors import ActionFailed, CaptureBroken, NoVerdict, SetupError, 
 from telltale.farm import files, token
 from telltale.farm.hostapi import RUN_HEADER
 from telltale.inventory import Device, HostSettings
+from telltale.manifest import sha256_file
 
 
 class HostUnreachable(CaptureBroken):
@@ -301,7 +302,7 @@ class RemoteStation:
             if have < e.size:
                 with open(local, "ab") as f:
                     f.write(self.client.read(self.device.name, e.name, have, e.size))
-            got = files.digest(local)
+            got = sha256_file(local)
             if got == e.sha256 or attempt:
                 break
             aside = local.with_name(local.name + ".mirror")
