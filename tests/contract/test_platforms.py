@@ -94,3 +94,19 @@ def test_a_platform_without_a_driver_is_named_at_setup():
     with pytest.raises(SetupError, match=r"^device d: platform ios has no browser driver in this version "
                        r"\(only chromium, android\)$"):
         open_driver(_device("ios"), "http://127.0.0.1:1", CAPTURE)
+
+
+def test_a_hosts_relay_node_offers_what_the_platforms_session_request_asks_for():
+    """The Grid hub routes a session to a node whose slot offers the same capabilities: each
+    driven platform's stereotype is part of what its driver asks for, and names its Appium driver."""
+    from telltale.android.capabilities import uiautomator2
+    from telltale.browser import chromium_capabilities
+
+    asks = {"chromium": chromium_capabilities(_device("chromium"), None, False),
+            "android": uiautomator2(_device("android"))}
+    assert set(asks) == {name for name, p in PLATFORMS.items() if p.open_driver}
+    for name, caps in asks.items():
+        offered = dict(PLATFORMS[name].stereotype)
+        assert offered and offered.items() <= caps.items(), name
+        assert caps.get("appium:automationName", "").lower() == PLATFORMS[name].appium_driver, name
+    assert all(p.appium_driver and dict(p.stereotype).get("platformName") for p in PLATFORMS.values())

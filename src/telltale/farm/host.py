@@ -22,18 +22,7 @@ from telltale.errors import CaptureBroken, TelltaleError
 from telltale.farm import files, grid
 from telltale.inventory import Device, Inventory
 from telltale.paths import Layout
-
-# What the hub matches a session request on besides the device's name, per platform.
-STEREOTYPES = {
-    "chromium": {"platformName": "linux", "browserName": "chrome"},
-    "android": {"platformName": "Android"},
-    "ios": {"platformName": "iOS"},
-}
-
-
-# The Appium driver each platform's server loads.
-DRIVERS = {"chromium": "chromium", "android": "uiautomator2", "ios": "xcuitest"}
-
+from telltale.platforms import PLATFORMS
 
 class Conflict(TelltaleError):
     """The host already serves another run (a host serves one run: its captures are that run's)."""
@@ -174,13 +163,13 @@ class Host:
                                                                     self.logs))
                 hd.station.start()
                 self.say(f"{d.name}: starting its Appium server")
-                hd.appium = AppiumServer(self.lay, d.name, self.logs,
-                                         drivers=DRIVERS.get(d.platform, "chromium"),
+                platform = PLATFORMS[d.platform]
+                hd.appium = AppiumServer(self.lay, d.name, self.logs, drivers=platform.appium_driver,
                                          address=hd.station.device_address,
                                          prefix=hd.station.exec_prefix(), port=hd.station.control_port)
                 hd.appium.start()
                 self.say(f"{d.name}: registering its relay node with the hub {hub.url}")
-                stereotype = {**STEREOTYPES.get(d.platform, {}), **_match_caps(d)}
+                stereotype = {**dict(platform.stereotype), **_match_caps(d)}
                 hd.node = grid.RelayNode(jar, self.logs, grid.Slot(d.name, stereotype), hd.appium.url, hub,
                                          self.grid_secret, host=bind)
                 hd.node.start(ready_within=90)

@@ -24,4 +24,5 @@ def _open(device: Device, appium_url: str, capture: CaptureProxy,
 
 
 # Phones batch telemetry for minutes: they are watched longer after their last scenario.
-PLATFORM = Platform("android", title="Android", drain=180.0, tagged=True, open_driver=_open)
+PLATFORM = Platform("android", title="Android", drain=180.0, tagged=True, open_driver=_open,
+                    appium_driver="uiautomator2", stereotype=(("platformName", "Android"),))

@@ -24,4 +24,6 @@ def _open(device: Device, appium_url: str, capture: CaptureProxy,
     return Browser(device, appium_url, proxy_url, on_start=on_start)
 
 
-PLATFORM = Platform("chromium", title="Chromium", drain=5.0, embedded=True, open_driver=_open)
+PLATFORM = Platform("chromium", title="Chromium", drain=5.0, embedded=True, open_driver=_open,
+                    appium_driver="chromium",
+                    stereotype=(("platformName", "linux"), ("browserName", "chrome")))

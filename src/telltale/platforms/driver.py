@@ -70,3 +70,7 @@ class Platform:
     # untagged scenarios run on every device.
     tagged: bool = False
     open_driver: Opener | None = None  # None: no driver in this version
+    appium_driver: str = ""  # the Appium driver a server for this platform loads (a lab host's)
+    # The W3C capabilities a Grid relay node's slot offers besides the device's name: what the
+    # hub matches a session request of this platform on.
+    stereotype: tuple[tuple[str, str], ...] = ()

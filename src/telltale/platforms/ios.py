@@ -8,4 +8,5 @@ from __future__ import annotations
 
 from telltale.platforms.driver import Platform
 
-PLATFORM = Platform("ios", title="iOS", drain=180.0, tagged=True)
+PLATFORM = Platform("ios", title="iOS", drain=180.0, tagged=True, appium_driver="xcuitest",
+                    stereotype=(("platformName", "iOS"),))
