@@ -60,3 +60,26 @@ def find_root(start: Path | None = None) -> Path:
 
 def layout(start: Path | None = None) -> Layout:
     return Layout(find_root(start))
+
+
+def write_private(path: Path, text: str, replace: bool = True) -> None:
+    """Write `text` to `path` readable by the owner only; never visible half-written.
+
+    Secrets go this way (keys, the Grid's registration secret). Without `replace`, an existing
+    file wins (link fails): two runs racing keep one key pair.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fo:
+            fo.write(text)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                pass
+    finally:
+        tmp.unlink(missing_ok=True)

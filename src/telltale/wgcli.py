@@ -82,7 +82,7 @@ def _cmd(args: argparse.Namespace) -> int:
     keys = wireguard.ensure_keys(keyfile)
     conf = wireguard.client_config(keys, wireguard.endpoint(host, port))
     conf_path = wireguard.conf_file(lay.state, dev.name)
-    wireguard.write_private(conf_path, conf + "\n")  # holds the phone's private key
+    paths.write_private(conf_path, conf + "\n")  # holds the phone's private key
 
     print(f"telltale wireguard: {dev.name} ({dev.boundary_text})")
     print(f"keys {keyfile} (the capture reads them; delete it to re-key, then scan again)")

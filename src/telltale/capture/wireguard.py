@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import mitmproxy_rs
 import qrcode
 
 from telltale.errors import ConfigError
+from telltale.paths import write_private
 
 DEFAULT_PORT = 51820  # WireGuard's usual port, and mitmproxy's default for this mode
 CLIENT_ADDRESS = "10.0.0.1/32"  # what mitmproxy's own client config gives the peer
@@ -50,28 +50,6 @@ def key_file(state: Path, device: str) -> Path:
 def conf_file(state: Path, device: str) -> Path:
     """The phone's config, written beside its keys (it holds the phone's private key)."""
     return state / "wireguard" / f"{device}.conf"
-
-
-def write_private(path: Path, text: str, replace: bool = True) -> None:
-    """Write `text` to `path` readable by the owner only; never visible half-written.
-
-    Without `replace`, an existing file wins (link fails): two runs racing keep one key pair.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fo:
-            fo.write(text)
-        if replace:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                pass
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def ensure_keys(path: Path) -> WireGuardKeys:

