@@ -198,3 +198,21 @@ def test_a_drivers_failure_names_the_host_and_blames_a_host_that_is_gone(served)
     with pytest.raises(HostUnreachable, match="host lab1"):  # no session asked of a host that is gone
         gone.ensure(False)
     assert len(driver.asked) == asked
+
+
+def test_a_file_is_fetched_in_chunks_after_what_the_mirror_holds(served, tmp_path):
+    host, url = served
+    client = HostClient("lab1", url, TOKEN, "r1")
+    client.claim()
+    local = tmp_path / "mirror" / "phone-1-1.mitm"
+    local.parent.mkdir()
+    local.write_bytes(b"01")
+    asked = []
+    read = client.read
+    client.read = lambda *a: asked.append(a[2:]) or read(*a)
+    assert client.append("phone-1", "phone-1-1.mitm", local, 7, chunk=3) == 7
+    assert local.read_bytes() == b"0123456" and asked == [(2, 5), (5, 7)]
+    assert client.append("phone-1", "phone-1-1.mitm", local, 7, chunk=3) == 7 and len(asked) == 2
+    # the host has 10 bytes: asked for more, the size reached says so
+    assert client.append("phone-1", "phone-1-1.mitm", local, 12, chunk=4) == 10
+    assert local.read_bytes() == b"0123456789"

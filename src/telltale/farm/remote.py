@@ -35,6 +35,8 @@ class HostUnreachable(CaptureBroken):
     """The lab host does not answer: its devices' scenarios are broken with this reason."""
 
 
+FETCH_CHUNK = 16 << 20  # bytes of a capture file a request
+
 # What a driver's call raises when its session, the hub or the host behind it fails.
 DRIVER_FAILURES = (TelltaleError, WebDriverException, OSError, urllib3.exceptions.HTTPError)
 
@@ -90,6 +92,22 @@ class HostClient:
 
     def read(self, device: str, name: str, start: int, end: int) -> bytes:
         return self._request("GET", f"/devices/{device}/files/{name}?start={start}&end={end}", timeout=300)
+
+    def append(self, device: str, name: str, local: Path, end: int, chunk: int = FETCH_CHUNK) -> int:
+        """Extend `local` with the host's bytes of its file `name`, from the size `local` has up to
+        `end`, a chunk a request (a large capture is never whole in memory on either side);
+        returns the size reached (short of `end` when the host has fewer bytes)."""
+        have = local.stat().st_size if local.exists() else 0
+        if have >= end:
+            return have
+        with open(local, "ab") as f:
+            while have < end:
+                data = self.read(device, name, have, min(end, have + chunk))
+                if not data:
+                    break
+                f.write(data)
+                have += len(data)
+        return have
 
 
 @dataclass
@@ -172,13 +190,10 @@ class RemoteCapture:
         """Extend the mirror of one capture file up to byte `end` of the host's file."""
         self.folder.mkdir(parents=True, exist_ok=True)
         have = local.stat().st_size if local.exists() else 0
-        if have < end:
-            data = self.client.read(self.name, local.name, have, end)
-            if len(data) != end - have:
-                raise CaptureBroken(f"host {self.client.name} gave {len(data)} of {end - have} bytes of "
-                                    f"{local.name}")
-            with open(local, "ab") as f:
-                f.write(data)
+        reached = self.client.append(self.name, local.name, local, end)
+        if reached < end:
+            raise CaptureBroken(f"host {self.client.name} gave {reached - have} of {end - have} bytes of "
+                                f"{local.name}")
 
     def stop(self) -> None:
         """The run does not stop a host's capture (collect() finishes it)."""
@@ -298,10 +313,7 @@ class RemoteStation:
         bytes is kept aside (never overwritten) and the file fetched whole."""
         local = self.captures / e.name
         for attempt in (0, 1):
-            have = local.stat().st_size if local.exists() else 0
-            if have < e.size:
-                with open(local, "ab") as f:
-                    f.write(self.client.read(self.device.name, e.name, have, e.size))
+            self.client.append(self.device.name, e.name, local, e.size)
             got = sha256_file(local)
             if got == e.sha256 or attempt:
                 break
