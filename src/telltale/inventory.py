@@ -135,6 +135,11 @@ class HostSettings(BaseModel):
     def address(self) -> tuple[str, int]:
         return str(self.url.host), int(self.url.port or 80)
 
+    def certificate(self, base: Path) -> Path | None:
+        """tls_cert, a relative path read from `base` (the folder of devices.yaml)."""
+        cert = self.tls_cert
+        return base / cert if cert is not None and not cert.is_absolute() else cert
+
 
 CAPTURE_MODES = ("sealed", "wireguard", "proxy")
 BOUNDARY_TEXT = {
@@ -283,11 +288,19 @@ class Inventory(BaseModel):
         return self.hosts[device.host] if device.host else None
 
     def get(self, name: str, source: str = "devices.yaml") -> Device:
-        try:
-            return self.devices[name]
-        except KeyError:
-            known = ", ".join(sorted(self.devices)) or "none"
-            raise ConfigError(f"{source}: no device named {name!r} (known: {known})") from None
+        return _named(self.devices, name, "device", source)
+
+    def host(self, name: str, source: str = "devices.yaml") -> HostSettings:
+        """A lab host's settings by its name under hosts:."""
+        return _named(self.hosts, name, "host", source)
+
+
+def _named(found: dict, name: str, what: str, source: str):
+    try:
+        return found[name]
+    except KeyError:
+        known = ", ".join(sorted(found)) or "none"
+        raise ConfigError(f"{source}: no {what} named {name!r} (known: {known})") from None
 
 
 class _Located(ValueError):

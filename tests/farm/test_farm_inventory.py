@@ -80,3 +80,16 @@ def test_the_relay_node_config_names_the_device_and_keeps_the_secret_private(tmp
     text = node.toml()
     assert 'url = "http://10.0.5.21:4723"' in text and 'grid-url = "http://10.0.5.2:4444"' in text
     assert '\\"telltale:device\\": \\"pixel-1\\"' in text and "max-sessions = 1" in text
+
+
+def test_a_host_is_found_by_name_and_its_certificate_beside_devices_yaml(tmp_path):
+    inv = inventory.parse(FARM, "lab/devices.yaml")
+    assert inv.host("lab1").address == ("10.0.5.21", 7700)
+    with pytest.raises(ConfigError, match=r"^lab/devices.yaml: no host named 'lab9' \(known: lab1\)$"):
+        inv.host("lab9", "lab/devices.yaml")
+    https = inventory.parse(FARM.replace("http://10.0.5.21:7700", "https://10.0.5.21:7700\n    tls_cert: "
+                                         "certs/lab1.pem")).host("lab1")
+    assert https.certificate(tmp_path) == tmp_path / "certs" / "lab1.pem"
+    absolute = https.model_copy(update={"tls_cert": tmp_path / "elsewhere.pem"})
+    assert absolute.certificate(tmp_path / "lab") == tmp_path / "elsewhere.pem"
+    assert inv.host("lab1").certificate(tmp_path) is None

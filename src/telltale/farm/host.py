@@ -127,12 +127,9 @@ class Host:
     """A lab host's devices, started and proven before it serves, stopped by PID at the end."""
 
     def __init__(self, name: str, inv: Inventory, lay: Layout, folder: Path, grid_secret: str,
-                 say=print) -> None:
-        if name not in inv.hosts:
-            raise TelltaleError(f"no host named {name!r} under hosts: of devices.yaml "
-                                f"(known: {', '.join(sorted(inv.hosts)) or 'none'})")
+                 say=print, source: str = "devices.yaml") -> None:
+        self.settings = inv.host(name, source)
         self.name, self.inv, self.lay, self.folder = name, inv, lay, folder
-        self.settings = inv.hosts[name]
         self.grid_secret, self.say = grid_secret, say
         self.devices: dict[str, HostedDevice] = {}
         self.run: str | None = None

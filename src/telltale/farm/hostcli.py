@@ -32,12 +32,9 @@ def _host(args: argparse.Namespace) -> int:
     lay = paths.layout()
     inv_file = args.devices_file or str(lay.devices)
     inv = inventory.load(inv_file)
-    if args.name not in inv.hosts:
-        raise TelltaleError(f"{inv_file}: no host named {args.name!r} under hosts: "
-                            f"(known: {', '.join(sorted(inv.hosts)) or 'none'})")
+    settings = inv.host(args.name, inv_file)
     if inv.grid is None:
         raise TelltaleError(f"{inv_file}: hosts need `grid:` (the hub's URL)")
-    settings = inv.hosts[args.name]
     secret = token.from_env(settings.token_env, f"host {args.name}")
     grid_secret = token.from_env(inv.grid.secret_env, "the Grid's registration secret")
     folder = Path(args.folder) if args.folder else (
@@ -52,7 +49,7 @@ def _host(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, lambda *_: stop.set())
-    host = Host(args.name, inv, lay, folder, grid_secret, say=_say)
+    host = Host(args.name, inv, lay, folder, grid_secret, say=_say, source=inv_file)
     _say(f"starting {', '.join(d.name for d in inv.devices.values() if d.host == args.name)} "
          f"(captures in {folder / 'captures'})")
     server = None
@@ -78,8 +75,7 @@ def _tls(settings, args: argparse.Namespace, base: Path) -> tuple[str, str] | No
         return None
     if not args.tls_key:
         raise TelltaleError(f"host {args.name} has an https url: give its private key with --tls-key FILE")
-    cert = settings.tls_cert if settings.tls_cert.is_absolute() else base / settings.tls_cert
-    return str(cert), args.tls_key
+    return str(settings.certificate(base)), args.tls_key
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -52,12 +52,10 @@ class HostClient:
         self._tls = ssl.create_default_context(cafile=str(cert)) if cert is not None else None
 
     @classmethod
-    def of(cls, name: str, settings: HostSettings, run: str, base: Path | None = None) -> HostClient:
-        cert = settings.tls_cert
-        if cert is not None and base is not None and not cert.is_absolute():
-            cert = base / cert
+    def of(cls, name: str, settings: HostSettings, run: str, base: Path) -> HostClient:
+        """The client of a host of devices.yaml (`base`: its folder, for a relative tls_cert)."""
         secret = token.from_env(settings.token_env, f"host {name}")
-        return cls(name, str(settings.url), secret, run, cert=cert)
+        return cls(name, str(settings.url), secret, run, cert=settings.certificate(base))
 
     def __repr__(self) -> str:
         return f"HostClient({self.name})"
