@@ -19,9 +19,8 @@ from mitmproxy.flow import Flow
 from telltale.browser import Visit
 from telltale.capture import store
 from telltale.capture.proxy import CaptureProxy, WindowSpan
+from telltale.capture.station import account_settled
 from telltale.errors import CaptureBroken, CaptureFileError
-
-LATE_FLOW_S = 0.3  # what a flow in flight at a window's close takes to reach the capture file
 
 if TYPE_CHECKING:
     from telltale.canaries import ScenarioCanaries
@@ -139,12 +138,7 @@ class Window:
             accounted, witness_problems = {}, []
             witness = getattr(self.proxy, "witness", None)
             if witness is not None:  # sealed: every conversation of the link is accounted for
-                escaped, witness_problems, accounted = witness.account(span, flows)
-                if escaped:  # a lookup or connection in flight at the close has its flow just after it
-                    time.sleep(LATE_FLOW_S)
-                    later = [r.flow for r in store.read_records(span.capture, span.end) if r.error is None]
-                    if later:
-                        escaped, witness_problems, accounted = witness.account(span, flows + later)
+                escaped, witness_problems, accounted = account_settled(witness, span, flows)
                 flows += escaped
             self._traffic = WindowTraffic(self.id, tuple(flows), tuple(damaged), span, accounted,
                                           tuple(witness_problems))

@@ -69,9 +69,8 @@ class _Proxy:
         return self.span
 
 
-def test_a_lookup_in_flight_at_the_close_is_matched_with_its_flow_written_just_after(tmp_path):
-    """The packet record sees a query before the capture writes its flow: a flow that lands just
-    after the window's records accounts for it, and is not made one of the window's flows."""
+def _window_then_late_flow(tmp_path):
+    """A capture file with a window's own flow, and after the window's end a flow written late."""
     own, late = tflow.tflow(resp=True), tflow.tflow(resp=True)
     own.metadata[WINDOW_KEY], late.metadata[WINDOW_KEY] = "w1", "gap-after:w1"
     buf = pyio.BytesIO()
@@ -81,6 +80,13 @@ def test_a_lookup_in_flight_at_the_close_is_matched_with_its_flow_written_just_a
     w.add(late)
     path = tmp_path / "c.mitm"
     path.write_bytes(buf.getvalue())
+    return own, late, buf, end, path
+
+
+def test_a_lookup_in_flight_at_the_close_is_matched_with_its_flow_written_just_after(tmp_path):
+    """The packet record sees a query before the capture writes its flow: a flow that lands just
+    after the window's records accounts for it, and is not made one of the window's flows."""
+    own, late, buf, end, path = _window_then_late_flow(tmp_path)
     span = WindowSpan("w1", path, 0, end, 0, ())
     traffic = Window(_Proxy(span, _Witness(late.id)), "w1").traffic()
     assert [f.id for f in traffic.flows] == [own.id] and traffic.accounted == {"dns": 1}
@@ -89,3 +95,20 @@ def test_a_lookup_in_flight_at_the_close_is_matched_with_its_flow_written_just_a
     path.write_bytes(buf.getvalue()[:end])
     with pytest.raises(CaptureBroken, match="udp 53 not examined"):
         Window(_Proxy(span, _Witness(late.id)), "w1").traffic()
+
+
+def test_a_lab_host_matches_a_lookup_in_flight_at_the_close_as_the_run_does(tmp_path):
+    """The host closes its device's windows and gives the run the packet record's account: the
+    flow written just after the close accounts for the lookup there too."""
+    from types import SimpleNamespace
+
+    from telltale.farm.host import HostedDevice, decode_flows
+
+    own, late, buf, end, path = _window_then_late_flow(tmp_path)
+    span = WindowSpan("w1", path, 0, end, 0, ())
+    station = SimpleNamespace(proxy=_Proxy(span, None), witness=_Witness(late.id))
+    reply = HostedDevice(SimpleNamespace(name="d"), station).close_window()
+    assert reply["account"]["summary"] == {"dns": 1} and decode_flows(reply["account"]["flows"]) == []
+    path.write_bytes(buf.getvalue()[:end])
+    reply = HostedDevice(SimpleNamespace(name="d"), station).close_window()
+    assert reply["account"]["problems"] == ["udp 53 not examined"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from telltale.appium_server import AppiumServer
 from telltale.capture import store
-from telltale.capture.station import Station, require_boundary
+from telltale.capture.station import Station, account_settled, require_boundary
 from telltale.errors import CaptureBroken, TelltaleError
 from telltale.farm import files, grid
 from telltale.inventory import Device, Inventory
@@ -91,7 +91,7 @@ class HostedDevice:
             if w is not None:
                 flows = [r.flow for r in store.read_records(span.capture, span.start, span.end)
                          if r.flow is not None and store.window_of(r.flow) == span.window]
-                escaped, problems, summary = w.account(span, flows)
+                escaped, problems, summary = account_settled(w, span, flows)
                 out["account"] = {"flows": encode_flows(escaped), "problems": problems, "summary": summary}
             return out
 
