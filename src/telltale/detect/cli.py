@@ -112,16 +112,12 @@ def _har_requests(path: str, errors: list[CaptureFileError]) -> list:
     from telltale.detect import sources
     from telltale.detect.differential import Request
 
-    sent = []
-    for i, item in sources.read_har(path):  # raises for a file that is no HAR at all
-        if isinstance(item, CaptureFileError):
-            errors.append(item)
-        else:
-            sent.append((i, item))
-    with open(path, "rb") as fo:  # read_har has read it once: it is JSON with log.entries
-        entries = json.load(fo)["log"]["entries"]
+    entries = sources.har_entries(path)  # raises for a file that is no HAR at all
     out = []
-    for i, s in sent:
+    for i, s in sources.sent_of_har_entries(entries, path):
+        if isinstance(s, CaptureFileError):
+            errors.append(s)
+            continue
         req = entries[i]["request"]
         url = str(req["url"])
         parts = urlsplit(url)

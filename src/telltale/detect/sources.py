@@ -203,6 +203,11 @@ def sent_of_har_entry(index: int, entry: dict, capture: str | None = None) -> Se
 
 def read_har(path: str | Path) -> Iterator[tuple[int, Sent | CaptureFileError]]:
     """Each HAR entry as what it sent, or as the error that names the damaged entry."""
+    yield from sent_of_har_entries(har_entries(path), str(path))
+
+
+def har_entries(path: str | Path) -> list:
+    """The entries of a HAR file; a CaptureFileError for a file that is no HAR at all."""
     p = str(path)
     try:
         with open(p, "rb") as fo:
@@ -219,6 +224,11 @@ def read_har(path: str | Path) -> Iterator[tuple[int, Sent | CaptureFileError]]:
             raise TypeError("entries is not a list")
     except (KeyError, TypeError) as e:
         raise CaptureFileError(p, "HAR", f"no log.entries ({e})") from e
+    return entries
+
+
+def sent_of_har_entries(entries: list, p: str) -> Iterator[tuple[int, Sent | CaptureFileError]]:
+    """Each entry as what it sent, or as the error that names the damaged entry (of file `p`)."""
     for i, entry in enumerate(entries):
         try:
             yield i, sent_of_har_entry(i, entry, p)
