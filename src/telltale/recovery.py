@@ -28,14 +28,20 @@ from pathlib import Path
 PROCESS_LEDGER_ENV = "TELLTALE_PROCESS_LEDGER"
 
 
-def start_time(pid: int) -> int | None:
-    """The kernel's start time of `pid` (clock ticks since boot), or None if it is gone."""
+def _stat(pid: int | str) -> list[str] | None:
+    """/proc/PID/stat from its third field on (state, ppid, pgrp, ...), or None if it is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: fields count from its end.
-    return int(stat.rpartition(")")[2].split()[19])
+    return stat.rpartition(")")[2].split()
+
+
+def start_time(pid: int) -> int | None:
+    """The kernel's start time of `pid` (clock ticks since boot), or None if it is gone."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def alive(pid: int, started: int | None) -> bool:
@@ -73,13 +79,20 @@ def _entries(ledger: Path) -> list[dict]:
 
 
 def _group_exists(pgid: int) -> bool:
+    """Whether a process of the group still runs. Zombies (dead, waiting for a parent to reap
+    them: Chromium's, reparented to an init that reaps late) answer a signal but run nothing."""
     try:
         os.killpg(pgid, 0)
-        return True
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return True  # no /proc to tell: it answers, so it counts
+    members = (f for f in map(_stat, pids) if f and int(f[2]) == pgid)
+    return any(f[0] != "Z" for f in members)
 
 
 def stop_recorded(ledger: Path, grace: float = 5.0) -> list[str]:
